@@ -1,0 +1,501 @@
+//! One WebSocket connection after the handshake: a single task that reads
+//! frames, hands messages to a [`Handler`], writes what its [`Outbound`]
+//! queue holds, keeps the heartbeat and the timeouts, and runs the close
+//! handshake.
+//!
+//! Reads and writes are driven by socket readiness (`readable`/`writable`
+//! with `try_read`/`try_write`), so one task serves both directions without
+//! splitting the stream, and a client that stops reading never blocks the
+//! timers. Buffers are allocated when data arrives and released when they
+//! drain, so an idle connection holds none.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::close::{code, CloseFrame};
+use crate::deflate::{DeflateCodec, DeflateParams};
+use crate::error::ProtocolError;
+use crate::frame::{encode_header, OpCode};
+use crate::message::Handler;
+use crate::queue::{MessageKind, OutMessage, Outbound};
+use crate::reader::{FrameReader, Inbound};
+use crate::stats::TrafficStats;
+
+/// Keep-alive behaviour of an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Heartbeat {
+    /// Answer the client's pings; send none.
+    #[default]
+    None,
+    /// Ping every `interval`; a client that has not answered within `timeout` is terminated.
+    Send {
+        /// Time between pings.
+        interval: Duration,
+        /// How long a pong may take.
+        timeout: Duration,
+    },
+    /// The client must ping at least every `interval`, with `timeout` of grace.
+    Expect {
+        /// The client's ping period.
+        interval: Duration,
+        /// Grace on top of the period.
+        timeout: Duration,
+    },
+}
+
+/// Per-endpoint limits and timers for each connection.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    /// Largest message accepted, after inflating; larger closes with 1009.
+    pub max_message_size: usize,
+    /// Keep-alive mode.
+    pub heartbeat: Heartbeat,
+    /// Close with 1001 after this long without a data message from the client.
+    pub idle_timeout: Option<Duration>,
+    /// Close with 1001 when the connection is this old.
+    pub max_lifetime: Option<Duration>,
+    /// How long to wait for the client's reply to our close frame.
+    pub close_timeout: Duration,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        Self {
+            max_message_size: 1 << 20,
+            heartbeat: Heartbeat::None,
+            idle_timeout: None,
+            max_lifetime: None,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Who ended the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Initiator {
+    /// The client sent a close frame.
+    Client,
+    /// The server closed (limit, timeout, API drop, shutdown, protocol error).
+    Server,
+    /// The TCP connection ended without a close handshake.
+    Network,
+}
+
+/// How a connection ended, for the `disconnect` event and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionReport {
+    /// The close code and reason (1006 when the TCP connection just ended).
+    pub close: CloseFrame,
+    /// Who started the close.
+    pub initiator: Initiator,
+    /// Data messages received.
+    pub messages_in: u64,
+    /// Data messages sent.
+    pub messages_out: u64,
+    /// Payload bytes received.
+    pub bytes_in: u64,
+    /// Payload bytes sent.
+    pub bytes_out: u64,
+}
+
+/// Upper bound of queued payload moved into the write buffer at once.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Read at most this much per readiness event, so one client cannot starve others.
+const READ_CHUNK: usize = 64 * 1024;
+/// Buffers above this capacity are released once drained.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Open,
+    /// We sent a close frame and wait for the client's (or EOF) until the deadline.
+    Closing { deadline: Instant },
+    /// We answered the client's close; end once it is written.
+    Replied,
+    /// The socket must be dropped now.
+    Done,
+}
+
+/// Runs a connection to its end. `preread` holds bytes the HTTP layer read
+/// past the handshake.
+#[allow(clippy::too_many_arguments)]
+pub async fn serve<H: Handler>(
+    stream: TcpStream,
+    preread: Bytes,
+    deflate: Option<DeflateParams>,
+    settings: &ConnectionSettings,
+    outbound: Outbound,
+    stats: &TrafficStats,
+    mut handler: H,
+    cancel: CancellationToken,
+) -> ConnectionReport {
+    let mut conn = Connection {
+        stream,
+        settings,
+        stats,
+        rbuf: BytesMut::from(&preread[..]),
+        wbuf: Vec::new(),
+        wpos: 0,
+        reader: FrameReader::new(settings.max_message_size),
+        codec: deflate.map(DeflateCodec::new),
+        phase: Phase::Open,
+        discard_input: false,
+        pending_pong: None,
+        pending_ping: false,
+        outcome: None,
+        started: Instant::now(),
+        last_data: Instant::now(),
+        last_client_ping: Instant::now(),
+        next_ping: None,
+        pong_deadline: None,
+        report: ConnectionReport {
+            close: CloseFrame::new(code::ABNORMAL, ""),
+            initiator: Initiator::Network,
+            messages_in: 0,
+            messages_out: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        },
+    };
+    if let Heartbeat::Send { interval, .. } = settings.heartbeat {
+        conn.next_ping = Some(conn.started + interval);
+    }
+    // Bytes that arrived with the handshake are processed before waiting.
+    if !conn.rbuf.is_empty() {
+        conn.process_input(&mut handler, &outbound).await;
+    }
+
+    while conn.phase != Phase::Done {
+        if conn.write_pending() == 0 {
+            conn.fill_write_buffer(&outbound);
+            if conn.phase == Phase::Replied && conn.write_pending() == 0 {
+                break;
+            }
+        }
+        let deadline = conn.next_deadline();
+        let writing = conn.write_pending() > 0;
+        let reading = conn.phase != Phase::Replied;
+        let waiting_queue = !writing && conn.phase == Phase::Open;
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => {
+                conn.finish_server(CloseFrame::new(code::GOING_AWAY, "server shutdown deadline"));
+                break;
+            }
+            ready = conn.stream.writable(), if writing => {
+                if ready.is_err() || conn.flush_some().is_err() {
+                    break;
+                }
+                conn.after_write().await;
+            }
+            ready = conn.stream.readable(), if reading => {
+                if ready.is_err() || !conn.read_some() {
+                    break;
+                }
+                conn.process_input(&mut handler, &outbound).await;
+            }
+            () = outbound.ready(), if waiting_queue => {}
+            () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                conn.on_timer();
+            }
+        }
+    }
+    outbound.finish();
+    conn.report
+}
+
+struct Connection<'a> {
+    stream: TcpStream,
+    settings: &'a ConnectionSettings,
+    stats: &'a TrafficStats,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    reader: FrameReader,
+    codec: Option<DeflateCodec>,
+    phase: Phase,
+    /// After a protocol error the byte stream cannot be parsed any more.
+    discard_input: bool,
+    pending_pong: Option<Bytes>,
+    pending_ping: bool,
+    /// Set once the report's close is decided, so the first cause wins.
+    outcome: Option<Initiator>,
+    started: Instant,
+    last_data: Instant,
+    last_client_ping: Instant,
+    next_ping: Option<Instant>,
+    pong_deadline: Option<Instant>,
+    report: ConnectionReport,
+}
+
+impl Connection<'_> {
+    fn write_pending(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Reads what is available. Returns false when the socket is finished.
+    fn read_some(&mut self) -> bool {
+        let wanted = FrameReader::bytes_wanted(&self.rbuf).clamp(4096, READ_CHUNK);
+        self.rbuf.reserve(wanted);
+        match self.stream.try_read_buf(&mut self.rbuf) {
+            Ok(0) => {
+                // EOF: a clean end if we were waiting for the client's close.
+                if !matches!(self.phase, Phase::Closing { .. }) {
+                    self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "connection lost"));
+                }
+                false
+            }
+            Ok(_) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
+            Err(_) => {
+                self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "connection reset"));
+                false
+            }
+        }
+    }
+
+    async fn process_input<H: Handler>(&mut self, handler: &mut H, outbound: &Outbound) {
+        if self.discard_input {
+            self.rbuf.clear();
+        }
+        while !self.discard_input {
+            let event = match self.reader.next(&mut self.rbuf, self.codec.as_mut()) {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                Err(err) => {
+                    self.fail(err);
+                    break;
+                }
+            };
+            match event {
+                Inbound::Message(message) => {
+                    if self.phase != Phase::Open {
+                        continue; // data after our close frame is discarded (RFC 6455 §1.4)
+                    }
+                    self.last_data = Instant::now();
+                    self.report.messages_in += 1;
+                    let len = message.payload().len() as u64;
+                    self.report.bytes_in += len;
+                    TrafficStats::add(&self.stats.messages_in, 1);
+                    TrafficStats::add(&self.stats.bytes_in, len);
+                    if let Err(close) = handler.on_message(message).await {
+                        outbound.close(close);
+                    }
+                }
+                Inbound::Ping(payload) => {
+                    self.last_client_ping = Instant::now();
+                    if self.phase == Phase::Open {
+                        self.pending_pong = Some(payload); // only the latest needs an answer
+                    }
+                }
+                Inbound::Pong => self.pong_deadline = None,
+                Inbound::Close(frame) => self.on_close_frame(frame),
+            }
+        }
+        if self.rbuf.is_empty() && self.rbuf.capacity() > 0 {
+            self.rbuf = BytesMut::new();
+        }
+    }
+
+    fn on_close_frame(&mut self, frame: Option<CloseFrame>) {
+        match self.phase {
+            Phase::Open => {
+                let reply = match &frame {
+                    Some(f) => CloseFrame::new(f.code, ""),
+                    None => CloseFrame::new(code::NORMAL, ""),
+                };
+                let reported = frame.unwrap_or_else(|| CloseFrame::new(code::NO_STATUS, ""));
+                self.record(Initiator::Client, reported);
+                self.push_close(&reply);
+                self.phase = Phase::Replied;
+            }
+            Phase::Closing { .. } => self.phase = Phase::Done,
+            Phase::Replied | Phase::Done => {}
+        }
+        self.discard_input = true;
+    }
+
+    /// Fails the connection: close with the error's code, read no more frames.
+    fn fail(&mut self, err: ProtocolError) {
+        tracing::debug!(error = %err, "protocol error");
+        self.start_close(CloseFrame::new(err.close_code(), err.to_string()));
+        self.discard_input = true;
+    }
+
+    /// Begins a server-initiated close handshake.
+    fn start_close(&mut self, frame: CloseFrame) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        self.record(Initiator::Server, frame.clone());
+        self.push_close(&frame);
+        self.phase = Phase::Closing {
+            deadline: Instant::now() + self.settings.close_timeout,
+        };
+    }
+
+    /// Ends at once after a best-effort close frame (dead peers, forced shutdown).
+    fn finish_server(&mut self, frame: CloseFrame) {
+        if self.phase == Phase::Open {
+            self.record(Initiator::Server, frame.clone());
+            self.push_close(&frame);
+            let _ = self.flush_some();
+        }
+        self.phase = Phase::Done;
+    }
+
+    fn record(&mut self, initiator: Initiator, close: CloseFrame) {
+        if self.outcome.is_none() {
+            self.outcome = Some(initiator);
+            self.report.initiator = initiator;
+            self.report.close = close;
+        }
+    }
+
+    fn push_close(&mut self, frame: &CloseFrame) {
+        let payload = frame.payload();
+        encode_header(&mut self.wbuf, true, false, OpCode::Close, payload.len());
+        self.wbuf.extend_from_slice(&payload);
+    }
+
+    /// Moves control frames and queued messages into the empty write buffer.
+    fn fill_write_buffer(&mut self, outbound: &Outbound) {
+        if self.phase != Phase::Open {
+            return;
+        }
+        if let Some(payload) = self.pending_pong.take() {
+            encode_header(&mut self.wbuf, true, false, OpCode::Pong, payload.len());
+            self.wbuf.extend_from_slice(&payload);
+        }
+        if std::mem::take(&mut self.pending_ping) {
+            encode_header(&mut self.wbuf, true, false, OpCode::Ping, 0);
+        }
+        let mut batch = Vec::new();
+        let close = outbound.take_batch(WRITE_BATCH, &mut batch);
+        for msg in batch {
+            self.encode_message(&msg);
+        }
+        if let Some(frame) = close {
+            self.start_close(frame);
+        }
+    }
+
+    fn encode_message(&mut self, msg: &OutMessage) {
+        let opcode = match msg.kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        let len = msg.payload.len() as u64;
+        self.report.messages_out += 1;
+        self.report.bytes_out += len;
+        TrafficStats::add(&self.stats.messages_out, 1);
+        TrafficStats::add(&self.stats.bytes_out, len);
+        match self.codec.as_mut() {
+            Some(codec) if codec.should_compress(msg.payload.len()) => {
+                let mut z = Vec::new();
+                codec.compress(&msg.payload, &mut z);
+                encode_header(&mut self.wbuf, true, true, opcode, z.len());
+                self.wbuf.extend_from_slice(&z);
+            }
+            _ => {
+                encode_header(&mut self.wbuf, true, false, opcode, msg.payload.len());
+                self.wbuf.extend_from_slice(&msg.payload);
+            }
+        }
+    }
+
+    /// Writes as much of the buffer as the socket takes now.
+    fn flush_some(&mut self) -> std::io::Result<()> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.try_write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) => {
+                    self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "write failed"));
+                    return Err(e);
+                }
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        if self.wbuf.capacity() > KEEP_CAPACITY {
+            self.wbuf = Vec::new();
+        }
+        Ok(())
+    }
+
+    /// Once our close frame is on the wire, half-close so the client sees
+    /// EOF after it and answers promptly.
+    async fn after_write(&mut self) {
+        if self.write_pending() == 0 && matches!(self.phase, Phase::Closing { .. }) {
+            let _ = self.stream.shutdown().await;
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let s = self.settings;
+        let closing = match self.phase {
+            Phase::Closing { deadline } => Some(deadline),
+            _ => None,
+        };
+        let expect = match s.heartbeat {
+            Heartbeat::Expect { interval, timeout } => Some(self.last_client_ping + interval + timeout),
+            _ => None,
+        };
+        [
+            closing,
+            self.next_ping,
+            self.pong_deadline,
+            expect,
+            s.idle_timeout.map(|t| self.last_data + t),
+            s.max_lifetime.map(|t| self.started + t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn on_timer(&mut self) {
+        let now = Instant::now();
+        let s = self.settings;
+        if let Phase::Closing { deadline } = self.phase {
+            if now >= deadline {
+                self.phase = Phase::Done;
+            }
+            return;
+        }
+        if self.pong_deadline.is_some_and(|d| now >= d) {
+            self.finish_server(CloseFrame::new(code::INTERNAL_ERROR, "heartbeat timeout: no pong"));
+            return;
+        }
+        if let Heartbeat::Expect { interval, timeout } = s.heartbeat {
+            if now >= self.last_client_ping + interval + timeout {
+                self.start_close(CloseFrame::new(code::POLICY_VIOLATION, "heartbeat timeout: no ping"));
+                return;
+            }
+        }
+        if s.max_lifetime.is_some_and(|t| now >= self.started + t) {
+            self.start_close(CloseFrame::new(code::GOING_AWAY, "max lifetime reached"));
+            return;
+        }
+        if s.idle_timeout.is_some_and(|t| now >= self.last_data + t) {
+            self.start_close(CloseFrame::new(code::GOING_AWAY, "idle timeout"));
+            return;
+        }
+        if let (Some(at), Heartbeat::Send { interval, timeout }) = (self.next_ping, s.heartbeat) {
+            if now >= at {
+                self.pending_ping = true;
+                self.next_ping = Some(now + interval);
+                if self.pong_deadline.is_none() {
+                    self.pong_deadline = Some(now + timeout);
+                }
+            }
+        }
+    }
+}

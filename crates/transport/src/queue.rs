@@ -1,0 +1,290 @@
+//! The bounded outbound queue of one connection.
+//!
+//! Everyone who sends to a connection (the hub's fan-out, the server API, the
+//! echo handler) pushes into this queue without awaiting; only the
+//! connection's own task writes to the socket. The queue is bounded in
+//! bytes, so a client that never reads costs at most the limit.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use crate::close::{code, CloseFrame};
+use crate::stats::TrafficStats;
+
+/// Whether a data message is text or binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// A UTF-8 text message.
+    Text,
+    /// A binary message.
+    Binary,
+}
+
+/// A message to send. The payload is reference-counted, so one encoding can
+/// be queued to many connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutMessage {
+    /// Text or binary.
+    pub kind: MessageKind,
+    /// The payload; for text, valid UTF-8.
+    pub payload: Bytes,
+}
+
+impl OutMessage {
+    /// A text message.
+    pub fn text(payload: impl Into<Bytes>) -> Self {
+        Self {
+            kind: MessageKind::Text,
+            payload: payload.into(),
+        }
+    }
+
+    /// A binary message.
+    pub fn binary(payload: impl Into<Bytes>) -> Self {
+        Self {
+            kind: MessageKind::Binary,
+            payload: payload.into(),
+        }
+    }
+}
+
+/// What happens when a message does not fit the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OverflowPolicy {
+    /// Close the connection with 1008 "slow consumer": the client misses
+    /// nothing silently.
+    #[default]
+    Close,
+    /// Drop the message and count it; the connection stays open.
+    Drop,
+}
+
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection is closed or closing.
+    #[error("connection closed")]
+    Closed,
+    /// The queue was full; the message was dropped (policy `drop`).
+    #[error("outbound queue full, message dropped")]
+    Dropped,
+    /// The queue was full; the connection is being closed (policy `close`).
+    #[error("outbound queue full, connection closed")]
+    Overflow,
+}
+
+/// The close reason sent to a slow consumer.
+pub const OVERFLOW_REASON: &str = "slow consumer: outbound queue full";
+
+#[derive(Debug)]
+struct State {
+    items: VecDeque<OutMessage>,
+    bytes: usize,
+    close: Option<CloseFrame>,
+    /// Set once a close is requested or the connection ended: no more sends.
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    notify: Notify,
+    limit: usize,
+    policy: OverflowPolicy,
+    stats: Arc<TrafficStats>,
+}
+
+/// A cheap, cloneable handle for sending to one connection.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    shared: Arc<Shared>,
+}
+
+impl Outbound {
+    /// A queue holding at most `limit` bytes of payload (one larger message
+    /// is accepted when the queue is empty, or it could never be sent).
+    pub fn new(limit: usize, policy: OverflowPolicy, stats: Arc<TrafficStats>) -> Self {
+        let state = State {
+            items: VecDeque::new(),
+            bytes: 0,
+            close: None,
+            closed: false,
+        };
+        Self {
+            shared: Arc::new(Shared {
+                state: Mutex::new(state),
+                notify: Notify::new(),
+                limit,
+                policy,
+                stats,
+            }),
+        }
+    }
+
+    // A std Mutex: nothing awaits while holding it, and it is held for a few
+    // pointer moves. A poisoned lock only means another sender panicked
+    // mid-push; the queue itself is still consistent, so keep going.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.shared
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Queues a message without waiting.
+    pub fn send(&self, msg: OutMessage) -> Result<(), SendError> {
+        let len = msg.payload.len();
+        let mut state = self.lock();
+        if state.closed {
+            return Err(SendError::Closed);
+        }
+        let fits = state.items.is_empty() || state.bytes + len <= self.shared.limit;
+        if !fits {
+            return match self.shared.policy {
+                OverflowPolicy::Drop => {
+                    TrafficStats::add(&self.shared.stats.queue_dropped, 1);
+                    Err(SendError::Dropped)
+                }
+                OverflowPolicy::Close => {
+                    state.items.clear();
+                    state.bytes = 0;
+                    state.close = Some(CloseFrame::new(code::POLICY_VIOLATION, OVERFLOW_REASON));
+                    state.closed = true;
+                    drop(state);
+                    TrafficStats::add(&self.shared.stats.queue_overflow_closes, 1);
+                    self.shared.notify.notify_one();
+                    Err(SendError::Overflow)
+                }
+            };
+        }
+        let was_empty = state.items.is_empty();
+        state.bytes += len;
+        state.items.push_back(msg);
+        drop(state);
+        // Only the empty → non-empty edge needs a wake-up: the writer drains
+        // until empty before it waits again.
+        if was_empty {
+            self.shared.notify.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Asks the connection to close after the messages already queued.
+    /// Later sends fail with [`SendError::Closed`]. The first close wins.
+    pub fn close(&self, frame: CloseFrame) {
+        let mut state = self.lock();
+        if state.closed {
+            return;
+        }
+        state.close = Some(frame);
+        state.closed = true;
+        drop(state);
+        self.shared.notify.notify_one();
+    }
+
+    /// Whether the connection is closed or closing.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Bytes of payload waiting to be written.
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+
+    /// Moves up to `max_bytes` of messages (at least one, if any) into `out`;
+    /// once the queue is empty, also returns the pending close request.
+    pub(crate) fn take_batch(&self, max_bytes: usize, out: &mut Vec<OutMessage>) -> Option<CloseFrame> {
+        let mut state = self.lock();
+        let mut taken = 0;
+        while let Some(front) = state.items.front() {
+            if taken > 0 && taken + front.payload.len() > max_bytes {
+                break;
+            }
+            taken += front.payload.len();
+            if let Some(msg) = state.items.pop_front() {
+                out.push(msg);
+            }
+        }
+        state.bytes -= taken;
+        if state.items.is_empty() {
+            state.close.take()
+        } else {
+            None
+        }
+    }
+
+    /// Waits until something is queued (or a close is requested).
+    pub(crate) async fn ready(&self) {
+        self.shared.notify.notified().await;
+    }
+
+    /// Marks the connection ended: queued messages are freed, sends fail.
+    pub(crate) fn finish(&self) {
+        let mut state = self.lock();
+        state.closed = true;
+        state.items = VecDeque::new();
+        state.bytes = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn queue(limit: usize, policy: OverflowPolicy) -> (Outbound, Arc<TrafficStats>) {
+        let stats = Arc::new(TrafficStats::default());
+        (Outbound::new(limit, policy, stats.clone()), stats)
+    }
+
+    #[test]
+    fn drop_policy_counts_and_keeps_the_connection() {
+        let (q, stats) = queue(10, OverflowPolicy::Drop);
+        q.send(OutMessage::text("123456")).unwrap();
+        assert_eq!(q.send(OutMessage::text("123456")), Err(SendError::Dropped));
+        assert_eq!(TrafficStats::get(&stats.queue_dropped), 1);
+        assert!(!q.is_closed());
+        let mut out = Vec::new();
+        assert_eq!(q.take_batch(1 << 20, &mut out), None);
+        assert_eq!(out.len(), 1);
+        assert_eq!(q.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn close_policy_discards_and_closes_with_1008() {
+        let (q, stats) = queue(10, OverflowPolicy::Close);
+        q.send(OutMessage::text("123456")).unwrap();
+        assert_eq!(q.send(OutMessage::text("123456")), Err(SendError::Overflow));
+        assert_eq!(q.send(OutMessage::text("1")), Err(SendError::Closed));
+        let mut out = Vec::new();
+        let close = q.take_batch(1 << 20, &mut out).unwrap();
+        assert!(out.is_empty());
+        assert_eq!(close.code, code::POLICY_VIOLATION);
+        assert_eq!(TrafficStats::get(&stats.queue_overflow_closes), 1);
+    }
+
+    #[test]
+    fn oversized_message_fits_an_empty_queue() {
+        let (q, _) = queue(4, OverflowPolicy::Drop);
+        q.send(OutMessage::binary(vec![0u8; 100])).unwrap();
+        assert_eq!(q.send(OutMessage::binary(vec![0u8; 1])), Err(SendError::Dropped));
+    }
+
+    #[test]
+    fn close_comes_after_queued_messages() {
+        let (q, _) = queue(1 << 20, OverflowPolicy::Close);
+        for _ in 0..3 {
+            q.send(OutMessage::text("abc")).unwrap();
+        }
+        q.close(CloseFrame::new(4000, "bye"));
+        let mut out = Vec::new();
+        assert_eq!(q.take_batch(3, &mut out), None);
+        assert_eq!(out.len(), 1);
+        let close = q.take_batch(1 << 20, &mut out).unwrap();
+        assert_eq!(out.len(), 3);
+        assert_eq!(close.code, 4000);
+    }
+}
