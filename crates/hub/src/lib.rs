@@ -1,1 +1,13 @@
-//! placeholder
+//! The hub: which connections exist and how to reach them.
+//!
+//! A [`Hub`] is a cheap handle (`Arc` inside) to a sharded registry of open
+//! connections. Every send — from the server API today, from channels
+//! later — goes through [`Hub::send`], which pushes one shared payload onto
+//! each target's bounded queue without waiting.
+#![deny(missing_docs)]
+
+mod registry;
+mod target;
+
+pub use registry::{ConnectionId, Delivery, Entry, Format, Hub, Registration};
+pub use target::Target;

@@ -1,1 +1,17 @@
-//! placeholder
+//! Switchboard's wire shapes, independent of sockets and HTTP:
+//!
+//! - [`event`]: the events raw endpoints emit to sinks (`connect`,
+//!   `message`, `disconnect`, `error`), documented in `docs/EVENTS.md`;
+//! - [`payload`]: how a client frame becomes an event's `message`;
+//! - [`api`]: the server API's requests, results and error codes, in the
+//!   method style of Centrifugo's HTTP API.
+#![deny(missing_docs)]
+
+pub mod api;
+pub mod event;
+pub mod payload;
+
+/// The current time as RFC 3339 UTC with milliseconds, the timestamp format of every event.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -109,12 +109,17 @@ const WRITE_BATCH: usize = 64 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffers above this capacity are released once drained.
 const KEEP_CAPACITY: usize = 16 * 1024;
+/// Pongs owed at once; past this a ping flood loses its oldest answers
+/// (RFC 6455 §5.5.3 allows answering only the latest) instead of growing memory.
+const MAX_PENDING_PONGS: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Open,
     /// We sent a close frame and wait for the client's (or EOF) until the deadline.
-    Closing { deadline: Instant },
+    Closing {
+        deadline: Instant,
+    },
     /// We answered the client's close; end once it is written.
     Replied,
     /// The socket must be dropped now.
@@ -145,7 +150,7 @@ pub async fn serve<H: Handler>(
         codec: deflate.map(DeflateCodec::new),
         phase: Phase::Open,
         discard_input: false,
-        pending_pong: None,
+        pending_pongs: Vec::new(),
         pending_ping: false,
         outcome: None,
         started: Instant::now(),
@@ -221,7 +226,7 @@ struct Connection<'a> {
     phase: Phase,
     /// After a protocol error the byte stream cannot be parsed any more.
     discard_input: bool,
-    pending_pong: Option<Bytes>,
+    pending_pongs: Vec<Bytes>,
     pending_ping: bool,
     /// Set once the report's close is decided, so the first cause wins.
     outcome: Option<Initiator>,
@@ -246,14 +251,20 @@ impl Connection<'_> {
             Ok(0) => {
                 // EOF: a clean end if we were waiting for the client's close.
                 if !matches!(self.phase, Phase::Closing { .. }) {
-                    self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "connection lost"));
+                    self.record(
+                        Initiator::Network,
+                        CloseFrame::new(code::ABNORMAL, "connection lost"),
+                    );
                 }
                 false
             }
             Ok(_) => true,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => true,
             Err(_) => {
-                self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "connection reset"));
+                self.record(
+                    Initiator::Network,
+                    CloseFrame::new(code::ABNORMAL, "connection reset"),
+                );
                 false
             }
         }
@@ -290,7 +301,10 @@ impl Connection<'_> {
                 Inbound::Ping(payload) => {
                     self.last_client_ping = Instant::now();
                     if self.phase == Phase::Open {
-                        self.pending_pong = Some(payload); // only the latest needs an answer
+                        if self.pending_pongs.len() == MAX_PENDING_PONGS {
+                            self.pending_pongs.remove(0);
+                        }
+                        self.pending_pongs.push(payload);
                     }
                 }
                 Inbound::Pong => self.pong_deadline = None,
@@ -368,7 +382,7 @@ impl Connection<'_> {
         if self.phase != Phase::Open {
             return;
         }
-        if let Some(payload) = self.pending_pong.take() {
+        for payload in std::mem::take(&mut self.pending_pongs) {
             encode_header(&mut self.wbuf, true, false, OpCode::Pong, payload.len());
             self.wbuf.extend_from_slice(&payload);
         }
@@ -417,7 +431,10 @@ impl Connection<'_> {
                 Ok(n) => self.wpos += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) => {
-                    self.record(Initiator::Network, CloseFrame::new(code::ABNORMAL, "write failed"));
+                    self.record(
+                        Initiator::Network,
+                        CloseFrame::new(code::ABNORMAL, "write failed"),
+                    );
                     return Err(e);
                 }
             }
@@ -445,7 +462,9 @@ impl Connection<'_> {
             _ => None,
         };
         let expect = match s.heartbeat {
-            Heartbeat::Expect { interval, timeout } => Some(self.last_client_ping + interval + timeout),
+            Heartbeat::Expect { interval, timeout } => {
+                Some(self.last_client_ping + interval + timeout)
+            }
             _ => None,
         };
         [
@@ -471,12 +490,18 @@ impl Connection<'_> {
             return;
         }
         if self.pong_deadline.is_some_and(|d| now >= d) {
-            self.finish_server(CloseFrame::new(code::INTERNAL_ERROR, "heartbeat timeout: no pong"));
+            self.finish_server(CloseFrame::new(
+                code::INTERNAL_ERROR,
+                "heartbeat timeout: no pong",
+            ));
             return;
         }
         if let Heartbeat::Expect { interval, timeout } = s.heartbeat {
             if now >= self.last_client_ping + interval + timeout {
-                self.start_close(CloseFrame::new(code::POLICY_VIOLATION, "heartbeat timeout: no ping"));
+                self.start_close(CloseFrame::new(
+                    code::POLICY_VIOLATION,
+                    "heartbeat timeout: no ping",
+                ));
                 return;
             }
         }

@@ -78,7 +78,10 @@ impl DeflateParams {
             out.push_str("; client_no_context_takeover");
         }
         if self.server_max_window_bits < 15 {
-            out.push_str(&format!("; server_max_window_bits={}", self.server_max_window_bits));
+            out.push_str(&format!(
+                "; server_max_window_bits={}",
+                self.server_max_window_bits
+            ));
         }
         if let Some(bits) = self.client_max_window_bits.filter(|&b| b < 15) {
             out.push_str(&format!("; client_max_window_bits={bits}"));
@@ -297,17 +300,26 @@ mod tests {
         assert!(p.client_no_context_takeover);
         assert!(!p.server_no_context_takeover);
         assert_eq!(p.client_max_window_bits, Some(15));
-        assert_eq!(p.response_header(), "permessage-deflate; client_no_context_takeover");
+        assert_eq!(
+            p.response_header(),
+            "permessage-deflate; client_no_context_takeover"
+        );
 
         let p = negotiate(["permessage-deflate; server_max_window_bits=9"], &s).unwrap();
         assert_eq!(p.server_max_window_bits, 9);
-        assert_eq!(p.response_header(), "permessage-deflate; server_max_window_bits=9");
+        assert_eq!(
+            p.response_header(),
+            "permessage-deflate; server_max_window_bits=9"
+        );
     }
 
     #[test]
     fn shared_mode_always_drops_server_context() {
         let p = negotiate(["permessage-deflate"], &settings(CompressionMode::Shared)).unwrap();
-        assert_eq!(p.response_header(), "permessage-deflate; server_no_context_takeover");
+        assert_eq!(
+            p.response_header(),
+            "permessage-deflate; server_no_context_takeover"
+        );
     }
 
     #[test]
@@ -315,15 +327,27 @@ mod tests {
         let s = settings(CompressionMode::Dedicated);
         assert_eq!(negotiate(["x-webkit-deflate-frame"], &s), None);
         assert_eq!(negotiate(["permessage-deflate; foo"], &s), None);
-        assert_eq!(negotiate(["permessage-deflate; server_max_window_bits=16"], &s), None);
-        assert_eq!(negotiate(["permessage-deflate; server_max_window_bits=8"], &s), None);
         assert_eq!(
-            negotiate(["permessage-deflate; client_no_context_takeover; client_no_context_takeover"], &s),
+            negotiate(["permessage-deflate; server_max_window_bits=16"], &s),
+            None
+        );
+        assert_eq!(
+            negotiate(["permessage-deflate; server_max_window_bits=8"], &s),
+            None
+        );
+        assert_eq!(
+            negotiate(
+                ["permessage-deflate; client_no_context_takeover; client_no_context_takeover"],
+                &s
+            ),
             None
         );
         let p = negotiate(["permessage-deflate; bogus, permessage-deflate"], &s).unwrap();
         assert_eq!(p.response_header(), "permessage-deflate");
-        assert_eq!(negotiate(["permessage-deflate"], &settings(CompressionMode::Disabled)), None);
+        assert_eq!(
+            negotiate(["permessage-deflate"], &settings(CompressionMode::Disabled)),
+            None
+        );
     }
 
     #[test]
@@ -351,7 +375,11 @@ mod tests {
 
     #[test]
     fn inflate_limit_stops_a_bomb() {
-        let p = negotiate(["permessage-deflate"], &settings(CompressionMode::Dedicated)).unwrap();
+        let p = negotiate(
+            ["permessage-deflate"],
+            &settings(CompressionMode::Dedicated),
+        )
+        .unwrap();
         let mut codec = DeflateCodec::new(p);
         let mut z = Vec::new();
         codec.compress(&vec![b'a'; 4 << 20], &mut z);
@@ -364,7 +392,11 @@ mod tests {
 
     #[test]
     fn garbage_is_bad_deflate() {
-        let p = negotiate(["permessage-deflate"], &settings(CompressionMode::Dedicated)).unwrap();
+        let p = negotiate(
+            ["permessage-deflate"],
+            &settings(CompressionMode::Dedicated),
+        )
+        .unwrap();
         let mut codec = DeflateCodec::new(p);
         let mut out = Vec::new();
         assert_eq!(

@@ -138,7 +138,12 @@ pub fn encode_header(out: &mut Vec<u8>, fin: bool, rsv1: bool, opcode: OpCode, l
 /// frame payload, so a payload can be unmasked in pieces.
 pub fn apply_mask(data: &mut [u8], mask: [u8; 4], offset: usize) {
     let o = offset % 4;
-    let mask = [mask[o], mask[(o + 1) % 4], mask[(o + 2) % 4], mask[(o + 3) % 4]];
+    let mask = [
+        mask[o],
+        mask[(o + 1) % 4],
+        mask[(o + 2) % 4],
+        mask[(o + 3) % 4],
+    ];
     let word = u64::from_ne_bytes([
         mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],
     ]);
@@ -199,11 +204,26 @@ mod tests {
 
     #[test]
     fn rejects_bad_frames() {
-        assert_eq!(parse_header(&[0x81, 0x00]), Err(ProtocolError::UnmaskedFrame));
-        assert_eq!(parse_header(&[0xA1, 0x80]), Err(ProtocolError::ReservedBits));
-        assert_eq!(parse_header(&[0x83, 0x80]), Err(ProtocolError::ReservedOpcode(3)));
-        assert_eq!(parse_header(&[0x09, 0x80]), Err(ProtocolError::BadControlFrame));
-        assert_eq!(parse_header(&[0x89, 0xFE]), Err(ProtocolError::BadControlFrame));
+        assert_eq!(
+            parse_header(&[0x81, 0x00]),
+            Err(ProtocolError::UnmaskedFrame)
+        );
+        assert_eq!(
+            parse_header(&[0xA1, 0x80]),
+            Err(ProtocolError::ReservedBits)
+        );
+        assert_eq!(
+            parse_header(&[0x83, 0x80]),
+            Err(ProtocolError::ReservedOpcode(3))
+        );
+        assert_eq!(
+            parse_header(&[0x09, 0x80]),
+            Err(ProtocolError::BadControlFrame)
+        );
+        assert_eq!(
+            parse_header(&[0x89, 0xFE]),
+            Err(ProtocolError::BadControlFrame)
+        );
         let mut huge = vec![0x82, 0xFF];
         huge.extend_from_slice(&u64::MAX.to_be_bytes());
         assert_eq!(parse_header(&huge), Err(ProtocolError::BadLength));

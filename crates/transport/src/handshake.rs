@@ -53,7 +53,10 @@ impl HandshakeError {
         let mut headers = HeaderMap::new();
         if self.status() == http::StatusCode::UPGRADE_REQUIRED {
             headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-            headers.insert(header::SEC_WEBSOCKET_VERSION, HeaderValue::from_static("13"));
+            headers.insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
         }
         headers
     }
@@ -71,13 +74,20 @@ pub struct Accepted {
 }
 
 /// Checks the headers of a GET request against an endpoint's settings.
-pub fn accept(headers: &HeaderMap, settings: &HandshakeSettings) -> Result<Accepted, HandshakeError> {
+pub fn accept(
+    headers: &HeaderMap,
+    settings: &HandshakeSettings,
+) -> Result<Accepted, HandshakeError> {
     if !has_token(headers, header::UPGRADE, "websocket")
         || !has_token(headers, header::CONNECTION, "upgrade")
     {
         return Err(HandshakeError::UpgradeRequired);
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).map(HeaderValue::as_bytes) != Some(b"13") {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(HeaderValue::as_bytes)
+        != Some(b"13")
+    {
         return Err(HandshakeError::UnsupportedVersion);
     }
     let key = headers
@@ -102,7 +112,10 @@ pub fn accept(headers: &HeaderMap, settings: &HandshakeSettings) -> Result<Accep
     if let Ok(value) = HeaderValue::from_str(&accept_key(key)) {
         response_headers.insert(header::SEC_WEBSOCKET_ACCEPT, value);
     }
-    if let Some(value) = subprotocol.as_deref().and_then(|p| HeaderValue::from_str(p).ok()) {
+    if let Some(value) = subprotocol
+        .as_deref()
+        .and_then(|p| HeaderValue::from_str(p).ok())
+    {
         response_headers.insert(header::SEC_WEBSOCKET_PROTOCOL, value);
     }
     if let Some(value) = deflate.and_then(|p| HeaderValue::from_str(&p.response_header()).ok()) {
@@ -183,7 +196,10 @@ mod tests {
 
     #[test]
     fn rfc_example_accept_key() {
-        assert_eq!(accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
     }
 
     #[test]
@@ -201,9 +217,15 @@ mod tests {
         let s = HandshakeSettings::default();
         let mut plain = request(&[]);
         plain.remove(header::UPGRADE);
-        assert_eq!(accept(&plain, &s).unwrap_err(), HandshakeError::UpgradeRequired);
+        assert_eq!(
+            accept(&plain, &s).unwrap_err(),
+            HandshakeError::UpgradeRequired
+        );
         let v8 = request(&[("sec-websocket-version", "8")]);
-        assert_eq!(accept(&v8, &s).unwrap_err(), HandshakeError::UnsupportedVersion);
+        assert_eq!(
+            accept(&v8, &s).unwrap_err(),
+            HandshakeError::UnsupportedVersion
+        );
         let short = request(&[("sec-websocket-key", "c2hvcnQ=")]);
         assert_eq!(accept(&short, &s).unwrap_err(), HandshakeError::BadKey);
         let strict = HandshakeSettings {
@@ -211,7 +233,10 @@ mod tests {
             ..HandshakeSettings::default()
         };
         let evil = request(&[("origin", "https://evil.example")]);
-        assert_eq!(accept(&evil, &strict).unwrap_err(), HandshakeError::OriginNotAllowed);
+        assert_eq!(
+            accept(&evil, &strict).unwrap_err(),
+            HandshakeError::OriginNotAllowed
+        );
         assert!(accept(&request(&[("origin", "https://ok.example")]), &strict).is_ok());
     }
 
@@ -222,7 +247,10 @@ mod tests {
             ..HandshakeSettings::default()
         };
         let h = request(&[("sec-websocket-protocol", "v1.json, v2.json")]);
-        assert_eq!(accept(&h, &s).unwrap().subprotocol.as_deref(), Some("v2.json"));
+        assert_eq!(
+            accept(&h, &s).unwrap().subprotocol.as_deref(),
+            Some("v2.json")
+        );
         let none = request(&[("sec-websocket-protocol", "mqtt")]);
         assert_eq!(accept(&none, &s).unwrap().subprotocol, None);
     }

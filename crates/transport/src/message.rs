@@ -41,5 +41,8 @@ impl Message {
 /// without bound. Returning `Err` closes the connection with that frame.
 pub trait Handler: Send {
     /// Handles one message.
-    fn on_message(&mut self, message: Message) -> impl Future<Output = Result<(), CloseFrame>> + Send;
+    fn on_message(
+        &mut self,
+        message: Message,
+    ) -> impl Future<Output = Result<(), CloseFrame>> + Send;
 }

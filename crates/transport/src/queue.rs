@@ -197,7 +197,11 @@ impl Outbound {
 
     /// Moves up to `max_bytes` of messages (at least one, if any) into `out`;
     /// once the queue is empty, also returns the pending close request.
-    pub(crate) fn take_batch(&self, max_bytes: usize, out: &mut Vec<OutMessage>) -> Option<CloseFrame> {
+    pub(crate) fn take_batch(
+        &self,
+        max_bytes: usize,
+        out: &mut Vec<OutMessage>,
+    ) -> Option<CloseFrame> {
         let mut state = self.lock();
         let mut taken = 0;
         while let Some(front) = state.items.front() {
@@ -270,7 +274,10 @@ mod tests {
     fn oversized_message_fits_an_empty_queue() {
         let (q, _) = queue(4, OverflowPolicy::Drop);
         q.send(OutMessage::binary(vec![0u8; 100])).unwrap();
-        assert_eq!(q.send(OutMessage::binary(vec![0u8; 1])), Err(SendError::Dropped));
+        assert_eq!(
+            q.send(OutMessage::binary(vec![0u8; 1])),
+            Err(SendError::Dropped)
+        );
     }
 
     #[test]

@@ -51,7 +51,9 @@ impl FrameReader {
         match parse_header(buf) {
             Ok(Some((h, header_len))) => {
                 let total = header_len as u64 + h.payload_len;
-                usize::try_from(total).unwrap_or(usize::MAX).saturating_sub(buf.len())
+                usize::try_from(total)
+                    .unwrap_or(usize::MAX)
+                    .saturating_sub(buf.len())
             }
             _ => 0,
         }
@@ -85,8 +87,7 @@ impl FrameReader {
             let payload = payload.freeze();
 
             if header.rsv1
-                && (codec.is_none()
-                    || !matches!(header.opcode, OpCode::Text | OpCode::Binary))
+                && (codec.is_none() || !matches!(header.opcode, OpCode::Text | OpCode::Binary))
             {
                 return Err(ProtocolError::ReservedBits);
             }
@@ -149,7 +150,10 @@ impl FrameReader {
             (true, None) => return Err(ProtocolError::ReservedBits),
             (false, _) => partial.data,
         };
-        Ok(Some(Inbound::Message(finish(partial.kind, Bytes::from(data))?)))
+        Ok(Some(Inbound::Message(finish(
+            partial.kind,
+            Bytes::from(data),
+        )?)))
     }
 }
 
@@ -236,31 +240,67 @@ mod tests {
         assert_eq!(reader.next(&mut buf, None).unwrap(), None);
         assert_eq!(FrameReader::bytes_wanted(&buf), 1);
         buf.extend_from_slice(&bytes[bytes.len() - 1..]);
-        assert!(matches!(reader.next(&mut buf, None).unwrap(), Some(Inbound::Message(_))));
+        assert!(matches!(
+            reader.next(&mut buf, None).unwrap(),
+            Some(Inbound::Message(_))
+        ));
     }
 
     #[test]
     fn enforces_rules() {
-        assert_eq!(read_all(&frame(0x80, b"x"), 100), Err(ProtocolError::UnexpectedContinuation));
+        assert_eq!(
+            read_all(&frame(0x80, b"x"), 100),
+            Err(ProtocolError::UnexpectedContinuation)
+        );
         let mut nested = frame(0x01, b"a");
         nested.extend(frame(0x81, b"b"));
-        assert_eq!(read_all(&nested, 100), Err(ProtocolError::ExpectedContinuation));
-        assert_eq!(read_all(&frame(0x81, &[0xFF, 0xFE]), 100), Err(ProtocolError::InvalidUtf8));
-        assert_eq!(read_all(&frame(0x82, &[0; 101]), 100), Err(ProtocolError::TooBig { limit: 100 }));
+        assert_eq!(
+            read_all(&nested, 100),
+            Err(ProtocolError::ExpectedContinuation)
+        );
+        assert_eq!(
+            read_all(&frame(0x81, &[0xFF, 0xFE]), 100),
+            Err(ProtocolError::InvalidUtf8)
+        );
+        assert_eq!(
+            read_all(&frame(0x82, &[0; 101]), 100),
+            Err(ProtocolError::TooBig { limit: 100 })
+        );
         let mut split = frame(0x02, &[0; 60]);
         split.extend(frame(0x80, &[0; 60]));
-        assert_eq!(read_all(&split, 100), Err(ProtocolError::TooBig { limit: 100 }));
-        assert_eq!(read_all(&frame(0xC1, b"x"), 100), Err(ProtocolError::ReservedBits));
-        assert_eq!(read_all(&frame(0x88, &[3]), 100), Err(ProtocolError::BadClose));
-        assert_eq!(read_all(&frame(0x88, &[0x03, 0xED]), 100), Err(ProtocolError::BadClose));
-        assert_eq!(read_all(&frame(0x88, &[0x03, 0xE8, 0xFF]), 100), Err(ProtocolError::InvalidUtf8));
+        assert_eq!(
+            read_all(&split, 100),
+            Err(ProtocolError::TooBig { limit: 100 })
+        );
+        assert_eq!(
+            read_all(&frame(0xC1, b"x"), 100),
+            Err(ProtocolError::ReservedBits)
+        );
+        assert_eq!(
+            read_all(&frame(0x88, &[3]), 100),
+            Err(ProtocolError::BadClose)
+        );
+        assert_eq!(
+            read_all(&frame(0x88, &[0x03, 0xED]), 100),
+            Err(ProtocolError::BadClose)
+        );
+        assert_eq!(
+            read_all(&frame(0x88, &[0x03, 0xE8, 0xFF]), 100),
+            Err(ProtocolError::InvalidUtf8)
+        );
     }
 
     #[test]
     fn reads_close_frames() {
-        assert_eq!(read_all(&frame(0x88, &[]), 100).unwrap(), vec![Inbound::Close(None)]);
+        assert_eq!(
+            read_all(&frame(0x88, &[]), 100).unwrap(),
+            vec![Inbound::Close(None)]
+        );
         let events = read_all(&frame(0x88, &[0x0F, 0xA0, b'o', b'k']), 100).unwrap();
-        assert_eq!(events, vec![Inbound::Close(Some(CloseFrame::new(4000, "ok")))]);
+        assert_eq!(
+            events,
+            vec![Inbound::Close(Some(CloseFrame::new(4000, "ok")))]
+        );
     }
 
     #[test]
@@ -282,7 +322,10 @@ mod tests {
         let mut reader = FrameReader::new(1 << 20);
         let mut buf = BytesMut::from(&bytes[..]);
         let event = reader.next(&mut buf, Some(&mut codec)).unwrap();
-        assert_eq!(event, Some(Inbound::Message(Message::Text(Bytes::from(text)))));
+        assert_eq!(
+            event,
+            Some(Inbound::Message(Message::Text(Bytes::from(text))))
+        );
         // The same compressed bytes without a negotiated extension are a protocol error.
         assert_eq!(read_all(&bytes, 1 << 20), Err(ProtocolError::ReservedBits));
     }

@@ -1,0 +1,98 @@
+use std::time::Duration;
+
+use crate::*;
+
+/// A config with every field away from its default.
+fn everything_set() -> Config {
+    Config {
+        server: ServerConfig {
+            bind: "[::1]:9443".parse().unwrap(),
+            trusted_proxies: vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "192.0.2.7/32".parse().unwrap(),
+            ],
+            shutdown_notice: Some("restarting \"soon\"\n".into()),
+            drain_timeout: Duration::from_millis(1234),
+        },
+        api: ApiConfig {
+            key: "s3cret".into(),
+            max_body_size: 4096,
+        },
+        endpoints: vec![
+            EndpointConfig {
+                path: "/a".into(),
+                mode: Mode::Echo,
+                max_connections: 7,
+                max_message_size: 125,
+                idle_timeout: Some(Duration::from_millis(60_000)),
+                max_lifetime: Some(Duration::from_millis(3_600_000)),
+                heartbeat: HeartbeatConfig {
+                    mode: HeartbeatMode::Send,
+                    interval: Duration::from_millis(500),
+                    timeout: Duration::from_millis(100),
+                },
+                welcome: true,
+                welcome_message: "hi {remote_addr} at {timestamp}".into(),
+                compression: Compression::Dedicated,
+                deflate: DeflateConfig {
+                    server_max_window_bits: 9,
+                    client_max_window_bits: 12,
+                    level: 9,
+                    threshold: 0,
+                },
+                outbound_queue_bytes: 1024,
+                overflow: OverflowPolicy::Drop,
+                format: EventFormat::Envelope,
+                allowed_origins: vec!["https://example.com".into(), "*".into()],
+                subprotocols: vec!["graphql-ws".into()],
+            },
+            EndpointConfig {
+                path: "/b".into(),
+                ..EndpointConfig::default()
+            },
+        ],
+        sinks: SinksConfig {
+            stdout: StdoutSinkConfig {
+                enabled: false,
+                queue_capacity: 1,
+            },
+        },
+        log: LogConfig {
+            level: "debug,hyper=warn".into(),
+            format: LogFormat::Json,
+        },
+    }
+}
+
+#[test]
+fn every_field_round_trips_through_toml() {
+    let original = everything_set();
+    assert_eq!(original.validate(), Ok(()));
+    let text = original.to_toml_unredacted().unwrap();
+    assert_eq!(Config::from_toml_str(&text), Ok(original), "{text}");
+}
+
+#[test]
+fn defaults_round_trip_through_the_shown_toml() {
+    let text = Config::default().to_toml_string();
+    assert_eq!(
+        Config::from_toml_str(&text),
+        Ok(Config::default()),
+        "{text}"
+    );
+}
+
+#[test]
+fn shown_toml_redacts_the_api_key() {
+    let text = everything_set().to_toml_string();
+    assert!(text.contains("key = \"<redacted>\""), "{text}");
+    assert!(!text.contains("s3cret"), "{text}");
+    // Pasting the shown config back must not install "<redacted>" as the key.
+    let e = Config::from_toml_str(&text).unwrap_err();
+    assert_eq!(e.key, "api.key");
+}
+
+#[test]
+fn an_empty_api_key_is_shown_as_empty() {
+    assert!(Config::default().to_toml_string().contains("key = \"\""));
+}

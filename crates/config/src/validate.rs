@@ -1,0 +1,439 @@
+//! Checks that cannot be expressed in types: ranges, formats and rules
+//! between keys. Each failure names the key, the value and the fix.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use crate::error::{closest, ConfigError};
+use crate::load::REDACTED;
+use crate::model::{Config, EndpointConfig, HeartbeatMode};
+use crate::path::quote;
+use crate::welcome::{placeholders, WELCOME_PLACEHOLDERS};
+
+/// A message must at least fit a control frame's payload (125 bytes), or
+/// close reasons and pings could not be echoed.
+const MIN_MESSAGE_SIZE: usize = 125;
+/// A message is held in memory whole, so one client must not be allowed to
+/// make the server buffer more than this.
+const MAX_MESSAGE_SIZE: usize = 256 * 1024 * 1024;
+/// Below this, per-connection queues thrash on ordinary messages.
+const MIN_OUTBOUND_QUEUE_BYTES: usize = 1024;
+/// Heartbeat timers shorter than this would spin rather than detect
+/// anything.
+const MIN_HEARTBEAT: Duration = Duration::from_millis(10);
+/// zlib cannot make an 8-bit raw deflate window, though RFC 7692 allows it.
+const WINDOW_BITS: std::ops::RangeInclusive<u8> = 9..=15;
+/// zlib's levels.
+const DEFLATE_LEVELS: std::ops::RangeInclusive<u32> = 0..=9;
+/// Routes the server itself serves on every listener.
+const RESERVED_PATHS: [&str; 4] = ["/api", "/healthz", "/readyz", "/metrics"];
+/// Log levels, as tracing's `EnvFilter` spells them.
+const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+
+type Check = Result<(), ConfigError>;
+
+impl Config {
+    /// Checks every rule that the types alone do not enforce. [`Config::load`]
+    /// and [`Config::from_toml_str`] call it; call it yourself after building
+    /// a `Config` by hand.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_api()?;
+        if self.endpoints.is_empty() {
+            return Err(ConfigError::new(
+                "endpoints",
+                "[]",
+                "at least one endpoint is needed, or the server would accept no WebSocket clients",
+                "add an [[endpoints]] table with path = \"/ws\", or remove `endpoints = []` \
+                 to get the default /ws endpoint",
+            ));
+        }
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, endpoint) in self.endpoints.iter().enumerate() {
+            validate_endpoint(i, endpoint)?;
+            if let Some(first) = seen.insert(endpoint.path.as_str(), i) {
+                return Err(ConfigError::new(
+                    format!("endpoints[{i}].path"),
+                    quote(&endpoint.path),
+                    format!("endpoints[{first}] already uses this path, and a path can lead to only one endpoint"),
+                    "give each endpoint its own path",
+                ));
+            }
+        }
+        if self.sinks.stdout.queue_capacity == 0 {
+            return Err(ConfigError::new(
+                "sinks.stdout.queue_capacity",
+                "0",
+                "must be at least 1, or no event could ever be queued",
+                "set it to 1 or more, e.g. 10000",
+            ));
+        }
+        check_log_level(&self.log.level)
+    }
+
+    fn validate_api(&self) -> Check {
+        let key = &self.api.key;
+        if key == REDACTED {
+            return Err(ConfigError::new(
+                "api.key",
+                quote(key),
+                "this is the placeholder check-config prints instead of the real key",
+                "put the real key back, or set it with SWITCHBOARD_API__KEY",
+            ));
+        }
+        // It travels in an HTTP header, where spaces and control characters
+        // are either invalid or stripped, making the key unmatchable.
+        if !key.chars().all(|c| c.is_ascii_graphic()) {
+            return Err(ConfigError::new(
+                "api.key",
+                "(hidden)",
+                "contains a space, control or non-ASCII character, which cannot be sent \
+                 reliably in the X-API-Key header",
+                "use printable ASCII only, e.g. a hex or base64 string",
+            ));
+        }
+        if self.api.max_body_size == 0 {
+            return Err(ConfigError::new(
+                "api.max_body_size",
+                "0",
+                "must be at least 1 byte, or every request with a body would be refused",
+                "set it to 1 or more, e.g. 1048576",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
+    let key = |name: &str| format!("endpoints[{i}].{name}");
+    check_path(&key("path"), &e.path)?;
+    if e.max_connections == 0 {
+        return Err(ConfigError::new(
+            key("max_connections"),
+            "0",
+            "must be at least 1, or the endpoint would refuse every client",
+            "set it to 1 or more, e.g. 10000",
+        ));
+    }
+    if !(MIN_MESSAGE_SIZE..=MAX_MESSAGE_SIZE).contains(&e.max_message_size) {
+        return Err(ConfigError::new(
+            key("max_message_size"),
+            e.max_message_size.to_string(),
+            format!(
+                "must be from {MIN_MESSAGE_SIZE} (the largest control frame) to {MAX_MESSAGE_SIZE} \
+                 (256 MiB; messages are held in memory whole)"
+            ),
+            "use a size in that range, e.g. 1048576",
+        ));
+    }
+    for (name, value) in [
+        ("idle_timeout_ms", e.idle_timeout),
+        ("max_lifetime_ms", e.max_lifetime),
+    ] {
+        // Only a hand-built Config can hold this: from TOML, 0 becomes None.
+        if value.is_some_and(|d| d.as_millis() == 0) {
+            return Err(ConfigError::new(
+                key(name),
+                "0",
+                "a duration under 1 ms is not a usable timeout",
+                "use None to disable it, or at least 1 ms",
+            ));
+        }
+    }
+    check_heartbeat(i, e)?;
+    check_welcome(&key("welcome_message"), &e.welcome_message)?;
+    for (name, bits) in [
+        (
+            "deflate.server_max_window_bits",
+            e.deflate.server_max_window_bits,
+        ),
+        (
+            "deflate.client_max_window_bits",
+            e.deflate.client_max_window_bits,
+        ),
+    ] {
+        if !WINDOW_BITS.contains(&bits) {
+            return Err(ConfigError::new(
+                key(name),
+                bits.to_string(),
+                "must be from 9 to 15: windows are 2^bits bytes, and zlib cannot make an 8-bit window",
+                "use 15 for the best ratio, or less to save memory per connection",
+            ));
+        }
+    }
+    if !DEFLATE_LEVELS.contains(&e.deflate.level) {
+        return Err(ConfigError::new(
+            key("deflate.level"),
+            e.deflate.level.to_string(),
+            "zlib levels run from 0 (store only) to 9 (smallest, slowest)",
+            "use 1 for speed (the default) or up to 9",
+        ));
+    }
+    if e.outbound_queue_bytes < MIN_OUTBOUND_QUEUE_BYTES {
+        return Err(ConfigError::new(
+            key("outbound_queue_bytes"),
+            e.outbound_queue_bytes.to_string(),
+            "must be at least 1024 bytes, or ordinary messages would overflow the queue at once",
+            "set it to 1024 or more, e.g. 4194304",
+        ));
+    }
+    for (j, origin) in e.allowed_origins.iter().enumerate() {
+        check_origin(origin).map_err(|(problem, fix)| {
+            ConfigError::new(
+                format!("endpoints[{i}].allowed_origins[{j}]"),
+                quote(origin),
+                problem,
+                fix,
+            )
+        })?;
+    }
+    for (j, protocol) in e.subprotocols.iter().enumerate() {
+        if protocol.is_empty() || !protocol.chars().all(is_token_char) {
+            return Err(ConfigError::new(
+                format!("endpoints[{i}].subprotocols[{j}]"),
+                quote(protocol),
+                "is not an HTTP token, so it cannot appear in Sec-WebSocket-Protocol",
+                "use letters, digits and !#$%&'*+-.^_`|~ only, e.g. \"graphql-ws\"",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_path(key: &str, path: &str) -> Check {
+    let err = |problem: &str, fix: &str| ConfigError::new(key, quote(path), problem, fix);
+    if !path.starts_with('/') {
+        return Err(err(
+            "must start with /",
+            "write it as an absolute path, e.g. \"/ws\"",
+        ));
+    }
+    if let Some(bad) = path
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-._~/".contains(*c)))
+    {
+        return Err(err(
+            &format!("contains `{bad}`, which is not safe in a URL path without escaping"),
+            "use only letters, digits and - . _ ~ /",
+        ));
+    }
+    if RESERVED_PATHS.contains(&path) || path.starts_with("/api/") {
+        return Err(err(
+            "is reserved: the server serves /api (and everything under /api/), /healthz, \
+             /readyz and /metrics itself",
+            "choose another path, e.g. \"/ws\"",
+        ));
+    }
+    Ok(())
+}
+
+fn check_heartbeat(i: usize, e: &EndpointConfig) -> Check {
+    let hb = &e.heartbeat;
+    if hb.mode == HeartbeatMode::None {
+        return Ok(());
+    }
+    for (name, value) in [("interval_ms", hb.interval), ("timeout_ms", hb.timeout)] {
+        if value < MIN_HEARTBEAT {
+            return Err(ConfigError::new(
+                format!("endpoints[{i}].heartbeat.{name}"),
+                value.as_millis().to_string(),
+                "must be at least 10 ms when heartbeat is on; shorter timers only burn CPU",
+                "set it to 10 or more, e.g. 30000 for interval_ms and 10000 for timeout_ms",
+            ));
+        }
+    }
+    if hb.mode == HeartbeatMode::Send && hb.timeout >= hb.interval {
+        return Err(ConfigError::new(
+            format!("endpoints[{i}].heartbeat.timeout_ms"),
+            hb.timeout.as_millis().to_string(),
+            format!(
+                "must be less than interval_ms ({}) in send mode: the next ping is sent before \
+                 the previous one's pong deadline, so a late pong could not be told from a lost one",
+                hb.interval.as_millis()
+            ),
+            "lower timeout_ms or raise interval_ms, e.g. interval_ms = 30000 and timeout_ms = 10000",
+        ));
+    }
+    Ok(())
+}
+
+fn check_welcome(key: &str, template: &str) -> Check {
+    for name in placeholders(template) {
+        if !WELCOME_PLACEHOLDERS.contains(&name) {
+            let mut fix = format!("use only {{{}}}", WELCOME_PLACEHOLDERS.join("}, {"));
+            if let Some(guess) = closest(name, &WELCOME_PLACEHOLDERS) {
+                fix.push_str(&format!(" (did you mean {{{guess}}}?)"));
+            }
+            return Err(ConfigError::new(
+                key,
+                quote(template),
+                format!("unknown placeholder {{{name}}}; it would be sent to clients as written"),
+                fix,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `*`, or `scheme://host[:port]` as browsers send it in the `Origin`
+/// header. Anything else (a trailing slash, a path) would never match.
+fn check_origin(origin: &str) -> Result<(), (String, String)> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let shape = || {
+        (
+            "is not an origin: expected `*` or scheme://host[:port] with no path".to_string(),
+            "write it like \"https://example.com\" or \"http://localhost:3000\"".to_string(),
+        )
+    };
+    // Browsers send lower case and the server compares ignoring case, so
+    // case is not checked; the shape is.
+    let lower = origin.to_ascii_lowercase();
+    let (scheme, authority) = lower.split_once("://").ok_or_else(shape)?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_lowercase())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+    if !scheme_ok || authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+        return Err(shape());
+    }
+    let (host_ok, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (addr, rest) = v6.split_once(']').ok_or_else(shape)?;
+            let port = match rest {
+                "" => None,
+                rest => Some(rest.strip_prefix(':').ok_or_else(shape)?),
+            };
+            (addr.parse::<std::net::Ipv6Addr>().is_ok(), port)
+        }
+        None => {
+            let (host, port) = match authority.split_once(':') {
+                Some((host, port)) => (host, Some(port)),
+                None => (authority, None),
+            };
+            let host_ok = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+            (host_ok, port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    if host_ok && port_ok {
+        Ok(())
+    } else {
+        Err(shape())
+    }
+}
+
+/// RFC 9110 `tchar`.
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// Accepts `level` or a comma list of `level` and `target=level`, the
+/// subset of `EnvFilter` syntax operators use; a typo such as `inf` would
+/// otherwise be read by `EnvFilter` as a target name and log nothing useful.
+fn check_log_level(filter: &str) -> Check {
+    let err =
+        |problem: String, fix: String| ConfigError::new("log.level", quote(filter), problem, fix);
+    let levels = LOG_LEVELS.join(", ");
+    if filter.trim().is_empty() {
+        return Err(err("is empty".into(), format!("use one of: {levels}")));
+    }
+    for directive in filter.split(',').map(str::trim) {
+        let (target, level) = match directive.split_once('=') {
+            Some((target, level)) => (Some(target.trim()), level.trim()),
+            None => (None, directive),
+        };
+        if let Some(target) = target {
+            let target_ok = !target.is_empty()
+                && target
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_:-.".contains(c));
+            if !target_ok {
+                return Err(err(
+                    format!("`{directive}` does not name a target (a module path such as switchboard_hub)"),
+                    "write directives as target=level, e.g. \"info,switchboard_hub=debug\"".into(),
+                ));
+            }
+        }
+        if !LOG_LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            let mut fix = format!("use one of: {levels}");
+            if let Some(guess) = closest(&level.to_ascii_lowercase(), &LOG_LEVELS) {
+                fix.push_str(&format!(" (did you mean `{guess}`?)"));
+            }
+            return Err(err(format!("`{level}` is not a log level"), fix));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        for ok in [
+            "*",
+            "https://example.com",
+            "http://localhost:3000",
+            "http://[::1]:8080",
+            "http://10.0.0.1",
+        ] {
+            assert_eq!(check_origin(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "example.com",
+            "https://example.com/",
+            "https://example.com/app",
+            "https://",
+            "https://example.com:0",
+            "https://example.com:99999",
+            "https://user@example.com",
+            "null",
+            "https://[nope]",
+        ] {
+            assert!(check_origin(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn log_levels() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "info,switchboard_hub=debug",
+            "warn, hyper::proto=error",
+        ] {
+            assert!(check_log_level(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "inf",
+            "verbose",
+            "info,",
+            "=debug",
+            "hyper=loud",
+            "a b=info",
+        ] {
+            assert!(check_log_level(bad).is_err(), "{bad}");
+        }
+        let e = check_log_level("inf").unwrap_err();
+        assert!(e.fix.contains("info"), "{e}");
+    }
+
+    #[test]
+    fn paths() {
+        for ok in ["/ws", "/", "/a/b-c_d.e~f", "/apix", "/api-v2"] {
+            assert!(check_path("k", ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "ws", "", "/a b", "/a?x", "/api", "/api/x", "/healthz", "/readyz", "/metrics", "/é",
+        ] {
+            assert!(check_path("k", bad).is_err(), "{bad}");
+        }
+    }
+}

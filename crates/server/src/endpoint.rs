@@ -1,0 +1,185 @@
+//! An endpoint at run time: its config turned into transport settings, and
+//! its live counters.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use switchboard_config::{
+    Compression, EndpointConfig, EventFormat, HeartbeatMode, Mode, OverflowPolicy,
+};
+use switchboard_hub::Format;
+use switchboard_transport::handshake::HandshakeSettings;
+use switchboard_transport::{
+    CompressionMode, ConnectionSettings, DeflateSettings, Heartbeat, OverflowPolicy as QueuePolicy,
+    TrafficStats,
+};
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RejectReason {
+    /// `max_connections` reached: closed with 1013.
+    Capacity,
+    /// The server is draining: 503 before the upgrade.
+    Draining,
+    /// The handshake was invalid (bad headers, origin): 4xx before the upgrade.
+    Handshake,
+}
+
+/// Live counters of one endpoint.
+#[derive(Debug, Default)]
+pub struct EndpointCounters {
+    /// Open connections (registered, past the capacity check).
+    pub active: AtomicU64,
+    /// Connections accepted since start.
+    pub accepted: AtomicU64,
+    /// Refused for capacity.
+    pub rejected_capacity: AtomicU64,
+    /// Refused while draining.
+    pub rejected_draining: AtomicU64,
+    /// Refused during the handshake.
+    pub rejected_handshake: AtomicU64,
+    /// Connections closed since start.
+    pub closed: AtomicU64,
+    // Touched once per closed connection, never on the message path.
+    close_codes: Mutex<BTreeMap<u16, u64>>,
+}
+
+impl EndpointCounters {
+    /// Counts a refusal.
+    pub fn reject(&self, reason: RejectReason) {
+        let counter = match reason {
+            RejectReason::Capacity => &self.rejected_capacity,
+            RejectReason::Draining => &self.rejected_draining,
+            RejectReason::Handshake => &self.rejected_handshake,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// All refusals.
+    pub fn rejected(&self) -> u64 {
+        [
+            &self.rejected_capacity,
+            &self.rejected_draining,
+            &self.rejected_handshake,
+        ]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum()
+    }
+
+    /// Counts a close code.
+    pub fn count_close(&self, code: u16) {
+        let mut codes = self.close_codes.lock().unwrap_or_else(|p| p.into_inner());
+        *codes.entry(code).or_default() += 1;
+    }
+
+    /// Close codes seen, with counts.
+    pub fn close_codes(&self) -> Vec<(u16, u64)> {
+        let codes = self.close_codes.lock().unwrap_or_else(|p| p.into_inner());
+        codes.iter().map(|(c, n)| (*c, *n)).collect()
+    }
+}
+
+/// One configured endpoint, ready to serve.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// Its configuration.
+    pub config: EndpointConfig,
+    /// Limits and timers for each connection.
+    pub connection: ConnectionSettings,
+    /// What the handshake accepts.
+    pub handshake: HandshakeSettings,
+    /// Traffic counters shared by its connections.
+    pub traffic: Arc<TrafficStats>,
+    /// Connection counters.
+    pub counters: EndpointCounters,
+}
+
+impl Endpoint {
+    /// Builds the runtime form of a validated endpoint config.
+    pub fn new(config: EndpointConfig) -> Self {
+        let hb = &config.heartbeat;
+        let heartbeat = match hb.mode {
+            HeartbeatMode::None => Heartbeat::None,
+            HeartbeatMode::Send => Heartbeat::Send {
+                interval: hb.interval,
+                timeout: hb.timeout,
+            },
+            HeartbeatMode::Expect => Heartbeat::Expect {
+                interval: hb.interval,
+                timeout: hb.timeout,
+            },
+        };
+        let connection = ConnectionSettings {
+            max_message_size: config.max_message_size,
+            heartbeat,
+            idle_timeout: config.idle_timeout,
+            max_lifetime: config.max_lifetime,
+            ..ConnectionSettings::default()
+        };
+        let mode = match config.compression {
+            Compression::Disabled => CompressionMode::Disabled,
+            Compression::Shared => CompressionMode::Shared,
+            Compression::Dedicated => CompressionMode::Dedicated,
+        };
+        let handshake = HandshakeSettings {
+            allowed_origins: config.allowed_origins.clone(),
+            subprotocols: config.subprotocols.clone(),
+            deflate: DeflateSettings {
+                mode,
+                server_max_window_bits: config.deflate.server_max_window_bits,
+                client_max_window_bits: config.deflate.client_max_window_bits,
+                level: config.deflate.level,
+                threshold: config.deflate.threshold,
+            },
+        };
+        Self {
+            config,
+            connection,
+            handshake,
+            traffic: Arc::new(TrafficStats::default()),
+            counters: EndpointCounters::default(),
+        }
+    }
+
+    /// The queue policy for its connections.
+    pub fn queue_policy(&self) -> QueuePolicy {
+        match self.config.overflow {
+            OverflowPolicy::Close => QueuePolicy::Close,
+            OverflowPolicy::Drop => QueuePolicy::Drop,
+        }
+    }
+
+    /// How server-sent data is framed for its connections.
+    pub fn format(&self) -> Format {
+        match self.config.format {
+            EventFormat::Payload => Format::Plain,
+            EventFormat::Envelope => Format::Envelope,
+        }
+    }
+
+    /// `raw` or `echo`.
+    pub fn mode_name(&self) -> &'static str {
+        match self.config.mode {
+            Mode::Raw => "raw",
+            Mode::Echo => "echo",
+        }
+    }
+
+    /// Reserves a connection slot; `false` when the endpoint is full.
+    pub fn try_reserve(&self) -> bool {
+        let max = self.config.max_connections as u64;
+        let before = self.counters.active.fetch_add(1, Ordering::AcqRel);
+        if before >= max {
+            self.counters.active.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+
+    /// Gives a reserved slot back.
+    pub fn release(&self) {
+        self.counters.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}

@@ -1,0 +1,85 @@
+//! The accept loop: plain HTTP/1.1 on one TCP listener, with upgrades.
+//!
+//! We drive hyper's HTTP/1 connection ourselves (not `axum::serve`) for two
+//! reasons: the upgraded I/O must downcast back to a `TcpStream` (the auto
+//! HTTP/1+2 builder wraps it in a private type), and every connection task
+//! must be tracked and told to finish at shutdown.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tower_service::Service as _;
+
+use crate::state::AppState;
+
+/// How long a client may take to send its request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Accepts until `stop_accepting` is cancelled.
+pub async fn accept_loop(listener: TcpListener, router: Router, state: AppState) {
+    let stop = state.lifecycle.stop_accepting.clone();
+    loop {
+        let accepted = tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let task = serve_connection(stream, peer, router.clone(), state.clone());
+                state.lifecycle.http.spawn(task);
+            }
+            Err(err) => {
+                // Usually EMFILE: back off briefly instead of spinning.
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, state: AppState) {
+    // Frames are small and latency matters more than packet count.
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let mut router = router.clone();
+        async move {
+            Ok::<_, Infallible>(
+                router
+                    .call(request.map(Body::new))
+                    .await
+                    .unwrap_or_else(|e| match e {}),
+            )
+        }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let stop = state.lifecycle.stop_accepting.clone();
+    tokio::select! {
+        result = connection.as_mut() => {
+            if let Err(err) = result {
+                tracing::debug!(error = %err, %peer, "HTTP connection ended with an error");
+            }
+        }
+        () = stop.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! `GET /metrics` in the Prometheus text format (version 0.0.4).
+//!
+//! The figures already live in atomics owned by the layers that count them
+//! (transport traffic, endpoint counters, sink stats), so this module only
+//! renders them at scrape time: nothing on the message path knows metrics
+//! exist. See ARCHITECTURE.md for why this is hand-rendered.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::header::CONTENT_TYPE;
+use switchboard_transport::TrafficStats;
+
+use crate::state::AppState;
+
+/// The scrape route.
+pub async fn scrape(State(state): State<AppState>) -> Response {
+    let body = render(&state);
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+struct Text(String);
+
+impl Text {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(
+            self.0,
+            "# HELP switchboard_{name} {help}\n# TYPE switchboard_{name} {kind}"
+        );
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {
+        let _ = write!(self.0, "switchboard_{name}");
+        if !labels.is_empty() {
+            self.0.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.0.push(',');
+                }
+                let escaped = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.0, "{k}=\"{escaped}\"");
+            }
+            self.0.push('}');
+        }
+        let _ = writeln!(self.0, " {value}");
+    }
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// Renders every metric.
+pub fn render(state: &AppState) -> String {
+    let mut t = Text(String::with_capacity(4096));
+    let eps = &state.endpoints;
+
+    t.family(
+        "connections",
+        "gauge",
+        "Open WebSocket connections by endpoint.",
+    );
+    for ep in eps {
+        t.sample(
+            "connections",
+            &[("endpoint", &ep.config.path)],
+            get(&ep.counters.active),
+        );
+    }
+    t.family(
+        "connections_accepted_total",
+        "counter",
+        "Connections accepted by endpoint.",
+    );
+    for ep in eps {
+        t.sample(
+            "connections_accepted_total",
+            &[("endpoint", &ep.config.path)],
+            get(&ep.counters.accepted),
+        );
+    }
+    t.family(
+        "connections_rejected_total",
+        "counter",
+        "Connections refused, by endpoint and reason.",
+    );
+    for ep in eps {
+        let c = &ep.counters;
+        for (reason, counter) in [
+            ("capacity", &c.rejected_capacity),
+            ("draining", &c.rejected_draining),
+            ("handshake", &c.rejected_handshake),
+        ] {
+            t.sample(
+                "connections_rejected_total",
+                &[("endpoint", &ep.config.path), ("reason", reason)],
+                get(counter),
+            );
+        }
+    }
+    t.family(
+        "connections_closed_total",
+        "counter",
+        "Connections closed, by endpoint and close code.",
+    );
+    for ep in eps {
+        for (code, n) in ep.counters.close_codes() {
+            let code = code.to_string();
+            t.sample(
+                "connections_closed_total",
+                &[("endpoint", &ep.config.path), ("code", &code)],
+                n,
+            );
+        }
+    }
+    type Pick = fn(&TrafficStats) -> &AtomicU64;
+    let traffic: [(&str, &str, Pick); 6] = [
+        (
+            "messages_in_total",
+            "Data messages received from clients.",
+            |s| &s.messages_in,
+        ),
+        (
+            "bytes_in_total",
+            "Payload bytes received from clients.",
+            |s| &s.bytes_in,
+        ),
+        (
+            "messages_out_total",
+            "Data messages sent to clients.",
+            |s| &s.messages_out,
+        ),
+        (
+            "bytes_out_total",
+            "Payload bytes sent to clients (before compression).",
+            |s| &s.bytes_out,
+        ),
+        (
+            "queue_dropped_total",
+            "Messages dropped by a full outbound queue (policy drop).",
+            |s| &s.queue_dropped,
+        ),
+        (
+            "queue_overflow_closes_total",
+            "Connections closed by a full outbound queue (policy close).",
+            |s| &s.queue_overflow_closes,
+        ),
+    ];
+    for (name, help, pick) in traffic {
+        t.family(name, "counter", help);
+        for ep in eps {
+            t.sample(
+                name,
+                &[("endpoint", &ep.config.path)],
+                get(pick(&ep.traffic)),
+            );
+        }
+    }
+    t.family(
+        "sink_events_total",
+        "counter",
+        "Events handled by each sink, by outcome.",
+    );
+    for (sink, stats) in state.bus.stats() {
+        for (outcome, counter) in [
+            ("delivered", &stats.delivered),
+            ("dropped", &stats.dropped),
+            ("failed", &stats.failed),
+        ] {
+            t.sample(
+                "sink_events_total",
+                &[("sink", &sink), ("outcome", outcome)],
+                get(counter),
+            );
+        }
+    }
+    t.family(
+        "uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
+    t.sample("uptime_seconds", &[], state.started.elapsed().as_secs());
+    t.0
+}

@@ -1,0 +1,204 @@
+//! Building, starting and stopping a server.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use switchboard_config::{Config, ConfigError};
+use switchboard_hub::Hub;
+use switchboard_sinks::{EventBus, EventStream, JsonLinesSink};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::endpoint::Endpoint;
+use crate::state::{AppState, Lifecycle, Shared};
+use crate::{listener, router, shutdown};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr} (server.bind): {source}; {hint}")]
+    Bind {
+        /// The address from `server.bind`.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+        /// What to do about it.
+        hint: &'static str,
+    },
+}
+
+/// A server: build with [`Server::builder`], then [`ServerBuilder::start`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), switchboard_server::StartError> {
+/// use switchboard_server::{Config, Server};
+/// let mut config = Config::default();
+/// config.server.bind = "127.0.0.1:0".parse().unwrap();
+/// let server = Server::builder().config(config).start().await?;
+/// println!("listening on {}", server.local_addr());
+/// let mut events = server.events(1024);
+/// if let Some(event) = events.recv().await {
+///     println!("{:?}", event.event);
+/// }
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct Server;
+
+impl Server {
+    /// A builder starting from the embedded defaults.
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+        }
+    }
+}
+
+/// Configures a server before it starts.
+pub struct ServerBuilder {
+    config: Config,
+}
+
+impl ServerBuilder {
+    /// Uses this configuration (validated at start).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Listens on this address (port 0 picks a free one).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.config.server.bind = addr;
+        self
+    }
+
+    /// Validates the config, binds the listener and starts serving.
+    pub async fn start(self) -> Result<RunningServer, StartError> {
+        let config = self.config;
+        config.validate()?;
+        let addr = config.server.bind;
+        let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
+            addr,
+            hint: match source.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    "another process holds this port: stop it, or set server.bind (--bind, SWITCHBOARD_SERVER__BIND) to a free port"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "ports below 1024 need privileges: set server.bind to a port above 1023"
+                }
+                _ => "set server.bind (--bind, SWITCHBOARD_SERVER__BIND) to an address of this machine",
+            },
+            source,
+        })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr,
+            source,
+            hint: "the socket was bound but its address cannot be read",
+        })?;
+
+        let bus = EventBus::new();
+        if config.sinks.stdout.enabled {
+            bus.add_sink(
+                "stdout",
+                JsonLinesSink::stdout(),
+                config.sinks.stdout.queue_capacity,
+            );
+        }
+        let root = CancellationToken::new();
+        let endpoints = config
+            .endpoints
+            .iter()
+            .cloned()
+            .map(|e| Arc::new(Endpoint::new(e)))
+            .collect();
+        let state: AppState = Arc::new(Shared {
+            config,
+            endpoints,
+            hub: Hub::new(),
+            bus,
+            lifecycle: Lifecycle::new(&root),
+            started: Instant::now(),
+            node_uid: uuid::Uuid::new_v4().to_string(),
+            local_addr,
+        });
+        let router = router::build(state.clone());
+        let accept = tokio::spawn(listener::accept_loop(listener, router, state.clone()));
+        tracing::info!(addr = %local_addr, endpoints = ?state.endpoints.iter().map(|e| &e.config.path).collect::<Vec<_>>(), "listening");
+        Ok(RunningServer {
+            state,
+            root,
+            accept,
+        })
+    }
+}
+
+/// A started server. Dropping it without [`RunningServer::shutdown`]
+/// cancels every task at once.
+pub struct RunningServer {
+    state: AppState,
+    root: CancellationToken,
+    accept: JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.state.local_addr
+    }
+
+    /// The connection registry, for sending from the embedding program.
+    pub fn hub(&self) -> Hub {
+        self.state.hub.clone()
+    }
+
+    /// Subscribes to every event from now on, through a queue of `capacity`
+    /// events (when it is full, events are dropped for this subscriber and counted).
+    pub fn events(&self, capacity: usize) -> EventStream {
+        self.state.bus.subscribe(capacity)
+    }
+
+    /// The effective configuration.
+    pub fn config(&self) -> &Config {
+        &self.state.config
+    }
+
+    /// Starts draining without waiting (readiness fails, new upgrades get 503).
+    pub fn start_draining(&self) {
+        self.state.lifecycle.start_draining();
+    }
+
+    /// Ends open connections at once (what a second signal does during a drain).
+    pub fn force_close(&self) {
+        self.state.lifecycle.force_close.cancel();
+    }
+
+    /// Graceful shutdown: see `shutdown::drain`. Returns when every task has ended.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        let report = shutdown::drain(&self.state).await;
+        let _ = (&mut self.accept).await;
+        report
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.root.cancel();
+    }
+}
+
+/// What a shutdown did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Connections told to close with 1001.
+    pub notified: u64,
+    /// Whether every connection closed before `server.drain_timeout`.
+    pub drained: bool,
+    /// How long it took.
+    pub took: Duration,
+}

@@ -1,0 +1,80 @@
+//! The state every route and connection task shares, behind one `Arc`.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use switchboard_config::Config;
+use switchboard_hub::Hub;
+use switchboard_sinks::EventBus;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::endpoint::Endpoint;
+
+/// Shared server state; cloned as `Arc<Shared>` into every handler.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: Config,
+    /// Endpoints in config order.
+    pub endpoints: Vec<Arc<Endpoint>>,
+    /// The connection registry.
+    pub hub: Hub,
+    /// Where events go.
+    pub bus: EventBus,
+    /// Shutdown state.
+    pub lifecycle: Lifecycle,
+    /// When the server started.
+    pub started: Instant,
+    /// This process's node id.
+    pub node_uid: String,
+    /// The address the listener is bound to.
+    pub local_addr: SocketAddr,
+}
+
+/// The handle routes receive.
+pub type AppState = Arc<Shared>;
+
+/// One cancellation tree for the whole server (see `shutdown.rs`).
+pub struct Lifecycle {
+    draining: AtomicBool,
+    /// Cancelled to stop the accept loop and finish HTTP connections gracefully.
+    pub stop_accepting: CancellationToken,
+    /// Cancelled when the drain deadline passes: open connections end at once.
+    pub force_close: CancellationToken,
+    /// Every WebSocket session task (hyper does not track upgraded sockets).
+    pub sessions: TaskTracker,
+    /// Every HTTP connection task.
+    pub http: TaskTracker,
+}
+
+impl Lifecycle {
+    /// A running lifecycle; the tokens are children of `root`.
+    pub fn new(root: &CancellationToken) -> Self {
+        Self {
+            draining: AtomicBool::new(false),
+            stop_accepting: root.child_token(),
+            force_close: root.child_token(),
+            sessions: TaskTracker::new(),
+            http: TaskTracker::new(),
+        }
+    }
+
+    /// Whether shutdown has begun (readiness fails, upgrades get 503).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    /// Marks the start of shutdown.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+}
+
+impl Shared {
+    /// The endpoint with this path.
+    pub fn endpoint(&self, path: &str) -> Option<&Arc<Endpoint>> {
+        self.endpoints.iter().find(|e| e.config.path == path)
+    }
+}

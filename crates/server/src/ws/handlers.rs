@@ -1,0 +1,62 @@
+//! What each endpoint mode does with a client's messages.
+
+use std::sync::Arc;
+
+use switchboard_protocol::event::{ConnectionInfo, Event};
+use switchboard_protocol::payload;
+use switchboard_sinks::EventBus;
+use switchboard_transport::{close, CloseFrame, Handler, Message, OutMessage, Outbound};
+
+/// `raw`: every message becomes a `message` event for the sinks.
+pub struct RawHandler {
+    pub bus: EventBus,
+    pub info: Arc<ConnectionInfo>,
+    pub envelope: bool,
+}
+
+impl Handler for RawHandler {
+    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        let decoded = match &message {
+            Message::Text(_) => payload::decode_text(message.as_text().unwrap_or_default()),
+            Message::Binary(bytes) => payload::decode_binary(bytes),
+        };
+        let decoded = if self.envelope {
+            payload::into_envelope(decoded)
+        } else {
+            decoded
+        };
+        self.bus.emit(Event::message(self.info.clone(), decoded));
+        Ok(())
+    }
+}
+
+/// `echo`: every message is sent back as it came (the conformance suite's
+/// contract). Echo endpoints emit no message events.
+pub struct EchoHandler {
+    pub outbound: Outbound,
+}
+
+impl Handler for EchoHandler {
+    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        let reply = match message {
+            Message::Text(bytes) => OutMessage::text(bytes),
+            Message::Binary(bytes) => OutMessage::binary(bytes),
+        };
+        // A refused echo is already accounted for by the queue: counted as
+        // dropped, or the connection is closing as a slow consumer.
+        let _ = self.outbound.send(reply);
+        Ok(())
+    }
+}
+
+/// A connection refused for capacity reads nothing before its close.
+pub struct Refused;
+
+impl Handler for Refused {
+    async fn on_message(&mut self, _message: Message) -> Result<(), CloseFrame> {
+        Err(CloseFrame::new(
+            close::code::TRY_AGAIN_LATER,
+            "server at capacity",
+        ))
+    }
+}

@@ -1,0 +1,268 @@
+//! The event bus: bounded per-sink queues and the sink tasks.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use switchboard_protocol::event::Event;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::Sink;
+
+/// Most events handed to a sink in one batch.
+const BATCH: usize = 256;
+
+/// Counters of one sink or subscriber.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Events delivered.
+    pub delivered: AtomicU64,
+    /// Events dropped because the queue was full.
+    pub dropped: AtomicU64,
+    /// Events in batches the sink failed to deliver.
+    pub failed: AtomicU64,
+}
+
+struct Route {
+    name: String,
+    /// Subscribers have no task to count deliveries, so queuing counts as delivered.
+    delivered_on_queue: bool,
+    tx: mpsc::Sender<Arc<Event>>,
+    stats: Arc<SinkStats>,
+}
+
+#[derive(Default)]
+struct Inner {
+    // RwLock: every emit reads the route list; it changes only when a sink
+    // or subscriber is added or goes away. Nothing awaits under it.
+    routes: RwLock<Vec<Route>>,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+    retired: RwLock<Vec<(String, Arc<SinkStats>)>>,
+}
+
+/// Fans events out to sinks. Clone freely.
+#[derive(Clone, Default)]
+pub struct EventBus {
+    inner: Arc<Inner>,
+}
+
+/// Events for an in-process subscriber (library users).
+pub struct EventStream {
+    rx: mpsc::Receiver<Arc<Event>>,
+}
+
+impl EventStream {
+    /// The next event; `None` once the bus has shut down.
+    pub async fn recv(&mut self) -> Option<Arc<Event>> {
+        self.rx.recv().await
+    }
+}
+
+impl EventBus {
+    /// A bus with no sinks.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn routes(&self) -> std::sync::RwLockReadGuard<'_, Vec<Route>> {
+        self.inner.routes.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn routes_mut(&self) -> std::sync::RwLockWriteGuard<'_, Vec<Route>> {
+        self.inner.routes.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn tasks(&self) -> MutexGuard<'_, Vec<JoinHandle<()>>> {
+        self.inner.tasks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts `sink` in its own task behind a queue of `capacity` events.
+    pub fn add_sink<S: Sink>(&self, name: &str, mut sink: S, capacity: usize) {
+        let (tx, mut rx) = mpsc::channel::<Arc<Event>>(capacity.max(1));
+        let stats = Arc::new(SinkStats::default());
+        let task_stats = stats.clone();
+        let sink_name = name.to_owned();
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(BATCH);
+            while rx.recv_many(&mut batch, BATCH).await > 0 {
+                let n = batch.len() as u64;
+                match sink.deliver(&batch).await {
+                    Ok(()) => task_stats.delivered.fetch_add(n, Ordering::Relaxed),
+                    Err(err) => {
+                        tracing::warn!(sink = %sink_name, error = %err, "sink delivery failed");
+                        task_stats.failed.fetch_add(n, Ordering::Relaxed)
+                    }
+                };
+                batch.clear();
+                if rx.is_empty() {
+                    if let Err(err) = sink.flush().await {
+                        tracing::warn!(sink = %sink_name, error = %err, "sink flush failed");
+                    }
+                }
+            }
+            let _ = sink.flush().await;
+        });
+        self.routes_mut().push(Route {
+            name: name.to_owned(),
+            delivered_on_queue: false,
+            tx,
+            stats,
+        });
+        self.tasks().push(task);
+    }
+
+    /// An in-process subscriber with a queue of `capacity` events; when it
+    /// falls behind, events are dropped for it and counted.
+    pub fn subscribe(&self, capacity: usize) -> EventStream {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        self.routes_mut().push(Route {
+            name: "subscriber".to_owned(),
+            delivered_on_queue: true,
+            tx,
+            stats: Arc::new(SinkStats::default()),
+        });
+        EventStream { rx }
+    }
+
+    /// Queues an event to every sink without waiting.
+    pub fn emit(&self, event: Event) {
+        let event = Arc::new(event);
+        let mut gone = false;
+        for route in self.routes().iter() {
+            match route.tx.try_send(event.clone()) {
+                Ok(()) => {
+                    if route.delivered_on_queue {
+                        route.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    route.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => gone = true,
+            }
+        }
+        if gone {
+            self.drop_closed_routes();
+        }
+    }
+
+    fn drop_closed_routes(&self) {
+        let mut routes = self.routes_mut();
+        let mut retired = self
+            .inner
+            .retired
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        routes.retain(|r| {
+            let open = !r.tx.is_closed();
+            if !open {
+                retired.push((r.name.clone(), r.stats.clone()));
+            }
+            open
+        });
+    }
+
+    /// Every sink's name and counters (subscribers that went away included).
+    pub fn stats(&self) -> Vec<(String, Arc<SinkStats>)> {
+        let mut out: Vec<_> = self
+            .routes()
+            .iter()
+            .map(|r| (r.name.clone(), r.stats.clone()))
+            .collect();
+        out.extend(
+            self.inner
+                .retired
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .cloned(),
+        );
+        out
+    }
+
+    /// Stops accepting events, lets every sink drain and flush its queue,
+    /// and waits up to `deadline` for them.
+    pub async fn shutdown(&self, deadline: Duration) {
+        // Dropping the senders ends each sink task after its queue is empty.
+        let routes = std::mem::take(&mut *self.routes_mut());
+        {
+            let mut retired = self
+                .inner
+                .retired
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            retired.extend(routes.iter().map(|r| (r.name.clone(), r.stats.clone())));
+        }
+        drop(routes);
+        let tasks = std::mem::take(&mut *self.tasks());
+        let all = async {
+            for task in tasks {
+                let _ = task.await;
+            }
+        };
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!("sinks did not drain before the shutdown deadline");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::JsonLinesSink;
+    use switchboard_protocol::event::ConnectionInfo;
+
+    fn event() -> Event {
+        Event::connect(Arc::new(ConnectionInfo {
+            id: "c1".into(),
+            endpoint: "/ws".into(),
+            remote_addr: "127.0.0.1:9".into(),
+            user_agent: None,
+            origin: None,
+            subprotocol: None,
+            user: None,
+            connected_at: "t".into(),
+        }))
+    }
+
+    #[tokio::test]
+    async fn json_lines_get_every_event_and_flush_on_shutdown() {
+        let (writer, mut reader) = tokio::io::duplex(1 << 20);
+        let bus = EventBus::new();
+        bus.add_sink("lines", JsonLinesSink::new(writer), 100);
+        for _ in 0..10 {
+            bus.emit(event());
+        }
+        bus.shutdown(Duration::from_secs(5)).await;
+        let mut out = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut reader, &mut out)
+            .await
+            .unwrap();
+        let lines: Vec<_> = out.lines().collect();
+        assert_eq!(lines.len(), 10);
+        let first: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(first["event"], "connect");
+        assert_eq!(first["connection"]["id"], "c1");
+    }
+
+    #[tokio::test]
+    async fn a_slow_subscriber_loses_events_counted() {
+        let bus = EventBus::new();
+        let mut stream = bus.subscribe(2);
+        for _ in 0..5 {
+            bus.emit(event());
+        }
+        let (_, stats) = &bus.stats()[0];
+        assert_eq!(stats.delivered.load(Ordering::Relaxed), 2);
+        assert_eq!(stats.dropped.load(Ordering::Relaxed), 3);
+        assert!(stream.recv().await.is_some());
+        drop(stream);
+        bus.emit(event());
+        assert_eq!(
+            bus.stats().len(),
+            1,
+            "a gone subscriber's counters are kept"
+        );
+    }
+}
