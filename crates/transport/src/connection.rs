@@ -167,6 +167,10 @@ pub async fn serve<H: Handler>(
             bytes_out: 0,
         },
     };
+    // `preread` may be a slice of the HTTP layer's whole read buffer; the
+    // copy above is all we need, so let that buffer go now rather than hold
+    // it for the connection's lifetime.
+    drop(preread);
     if let Heartbeat::Send { interval, .. } = settings.heartbeat {
         conn.next_ping = Some(conn.started + interval);
     }
