@@ -1,0 +1,108 @@
+//! The broker layer: small role traits the hub talks to, and their
+//! in-memory implementations.
+//!
+//! - [`Broker`]: publish into a channel (assigning history offsets), tell
+//!   the node's [`BrokerHandler`] about every publication, join and leave of
+//!   the channels it is interested in, read and remove history.
+//! - [`PresenceManager`]: who is in a channel.
+//!
+//! The traits are shaped so that a Redis implementation fits them: a
+//! publish returns the position the store assigned, delivery to the hub is
+//! a callback (a Redis pub/sub reader calls it from its own task), and node
+//! interest in a channel is explicit (`subscribe`/`unsubscribe` map to
+//! SUBSCRIBE/UNSUBSCRIBE).
+#![deny(missing_docs)]
+
+mod history;
+mod memory;
+mod types;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use history::Stream;
+pub use memory::{MemoryBroker, MemoryPresence};
+pub use types::{
+    BrokerError, ClientInfo, HistoryOptions, HistoryPage, HistoryQuery, PresenceStats, Publication,
+    StreamPosition,
+};
+
+/// Receives what happens in channels this node is interested in. Called in
+/// publication order per channel; implementations must not block.
+pub trait BrokerHandler: Send + Sync + 'static {
+    /// A publication; `position.offset` equals its offset when the channel keeps history.
+    fn on_publication(
+        &self,
+        channel: &str,
+        publication: Arc<Publication>,
+        position: &StreamPosition,
+    );
+    /// A client joined.
+    fn on_join(&self, channel: &str, info: Arc<ClientInfo>);
+    /// A client left.
+    fn on_leave(&self, channel: &str, info: Arc<ClientInfo>);
+}
+
+/// Moves publications between nodes and keeps history.
+#[async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Where publications go; set once by the hub at start.
+    fn set_handler(&self, handler: Arc<dyn BrokerHandler>);
+
+    /// Publishes; with `history`, keeps it and assigns the next offset.
+    async fn publish(
+        &self,
+        channel: &str,
+        publication: Publication,
+        history: Option<HistoryOptions>,
+    ) -> Result<StreamPosition, BrokerError>;
+
+    /// Announces a join to every node.
+    async fn publish_join(&self, channel: &str, info: Arc<ClientInfo>) -> Result<(), BrokerError>;
+
+    /// Announces a leave to every node.
+    async fn publish_leave(&self, channel: &str, info: Arc<ClientInfo>) -> Result<(), BrokerError>;
+
+    /// This node now has subscribers in `channel`.
+    async fn subscribe(&self, channel: &str) -> Result<(), BrokerError>;
+
+    /// This node no longer has subscribers in `channel`.
+    async fn unsubscribe(&self, channel: &str) -> Result<(), BrokerError>;
+
+    /// Reads history (trimming expired publications first).
+    async fn history(
+        &self,
+        channel: &str,
+        query: &HistoryQuery,
+        history: HistoryOptions,
+    ) -> Result<HistoryPage, BrokerError>;
+
+    /// Removes a channel's publications; its epoch and offsets carry on.
+    async fn remove_history(&self, channel: &str) -> Result<(), BrokerError>;
+}
+
+/// Who is present in channels.
+#[async_trait]
+pub trait PresenceManager: Send + Sync + 'static {
+    /// Adds or refreshes a connection's presence.
+    async fn add(&self, channel: &str, info: Arc<ClientInfo>) -> Result<(), BrokerError>;
+    /// Removes a connection's presence.
+    async fn remove(&self, channel: &str, client: &str) -> Result<(), BrokerError>;
+    /// Everyone present, by connection id.
+    async fn presence(
+        &self,
+        channel: &str,
+    ) -> Result<HashMap<String, Arc<ClientInfo>>, BrokerError>;
+    /// Counts.
+    async fn stats(&self, channel: &str) -> Result<PresenceStats, BrokerError>;
+}
+
+/// Unix time in milliseconds, the clock of publications.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
