@@ -15,7 +15,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Listen address, overriding server.bind.
-    #[arg(long, value_name = "ADDR:PORT")]
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
     bind: Option<std::net::SocketAddr>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -54,6 +54,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(config: Config) -> ExitCode {
+    // Listen for signals before announcing the address: a signal sent as soon
+    // as the server is up must start a drain, not hit the default action.
+    let mut signals = Signals::new();
     let server = match Server::builder().config(config).start().await {
         Ok(server) => server,
         Err(err) => {
@@ -62,13 +65,13 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     eprintln!("switchboard listening on {}", server.local_addr());
-    wait_for_signal().await;
+    signals.recv().await;
     // Drain on the first signal; a second one closes what is left at once.
     let drain = server.shutdown();
     tokio::pin!(drain);
     tokio::select! {
         _ = &mut drain => {}
-        () = wait_for_signal() => {
+        () = signals.recv() => {
             tracing::warn!("second signal: not waiting for clients");
             std::process::exit(1);
         }
@@ -76,25 +79,52 @@ async fn run(config: Config) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn wait_for_signal() {
+/// SIGTERM and SIGINT (Ctrl-C), registered once for the whole run, so a
+/// signal arriving while nobody is waiting on it is kept, not lost.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// The next SIGTERM or SIGINT.
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn next(signal: &mut Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                () = next(&mut self.term) => {}
+                () = next(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -112,6 +112,8 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 /// Pongs owed at once; past this a ping flood loses its oldest answers
 /// (RFC 6455 §5.5.3 allows answering only the latest) instead of growing memory.
 const MAX_PENDING_PONGS: usize = 32;
+/// How long a connection failed for bad input waits for the client's EOF.
+const FAILED_CLOSE_GRACE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -343,6 +345,12 @@ impl Connection<'_> {
         tracing::debug!(error = %err, "protocol error");
         self.start_close(CloseFrame::new(err.close_code(), err.to_string()));
         self.discard_input = true;
+        // The client's close reply can no longer be recognised in the input,
+        // so only EOF ends the handshake; give the client a moment to read our
+        // close frame, not the full close timeout.
+        if let Phase::Closing { deadline } = &mut self.phase {
+            *deadline = (*deadline).min(Instant::now() + FAILED_CLOSE_GRACE);
+        }
     }
 
     /// Begins a server-initiated close handshake.

@@ -143,6 +143,15 @@ fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     } else {
         body
     };
+    // serde would read a JSON array into a struct by position (`[null, null, 5]`
+    // as `limit: 5`); parameters are named, so only an object is a request.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Failure::new(
+            StatusCode::BAD_REQUEST,
+            code::BAD_REQUEST,
+            "invalid JSON body: expected a JSON object with named parameters",
+        ));
+    }
     serde_json::from_slice(body).map_err(|err| {
         Failure::new(
             StatusCode::BAD_REQUEST,
