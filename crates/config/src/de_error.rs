@@ -113,10 +113,37 @@ fn plain_problem(message: &str) -> String {
         .fold(message.to_string(), |msg, (from, to)| msg.replace(from, to))
 }
 
+/// Hints for the keys `[channels.default]` and `[[channels.namespaces]]`
+/// share.
+fn namespace_hint(key: &str) -> Option<&'static str> {
+    let option = key
+        .strip_prefix("channels.default.")
+        .or_else(|| key.strip_prefix("channels.namespaces."))?;
+    Some(match option {
+        "history_size" => "write a whole number of publications from 0 to 1000000, e.g. 100",
+        "offline_queue_size" => "write a whole number of messages from 0 to 10000, e.g. 100",
+        "max_subscribers" => "write a whole number, or 0 for unlimited",
+        "history_ttl_ms" | "offline_queue_ttl_ms" => {
+            "write a whole number of milliseconds, e.g. 600000, or 0 for off"
+        }
+        "recovery" | "presence" | "join_leave" | "allow_publish" | "allow_subscribe"
+        | "allow_history" | "allow_presence" | "echo_to_publisher" | "last_value" => {
+            "write true or false (no quotes)"
+        }
+        _ => return None,
+    })
+}
+
 /// How to write a correct value for a key (array indexes removed).
 pub(crate) fn hint(key: &str) -> Option<&'static str> {
     Some(match key {
-        "server" | "api" | "sinks" | "sinks.stdout" | "log" => "write it as a table, e.g. [server]",
+        "server" | "api" | "sinks" | "sinks.stdout" | "log" | "channels" => {
+            "write it as a table, e.g. [server]"
+        }
+        "channels.default" => "write it as a sub-table, [channels.default]",
+        "channels.namespaces" => {
+            "write each namespace as a [[channels.namespaces]] table with at least name = \"chat\""
+        }
         "endpoints" => "write each endpoint as an [[endpoints]] table with at least path = \"/ws\"",
         "endpoints.heartbeat" | "endpoints.deflate" => {
             "write it as a sub-table, e.g. [endpoints.heartbeat] after its [[endpoints]]"
@@ -131,7 +158,7 @@ pub(crate) fn hint(key: &str) -> Option<&'static str> {
         "server.drain_timeout_ms" => "write a whole number of milliseconds, e.g. 10000",
         "api.max_body_size" => "write a whole number of bytes, at least 1, e.g. 1048576",
         "endpoints.path" => "write a quoted path starting with /, e.g. \"/ws\"",
-        "endpoints.mode" => "use one of: raw, echo",
+        "endpoints.mode" => "use one of: raw, echo, channels",
         "endpoints.max_connections" => "write a whole number, at least 1, e.g. 10000",
         "endpoints.max_message_size" => {
             "write a whole number of bytes from 125 to 268435456, e.g. 1048576"
@@ -160,6 +187,17 @@ pub(crate) fn hint(key: &str) -> Option<&'static str> {
         "sinks.stdout.queue_capacity" => "write a whole number of events, at least 1",
         "log.level" => "write a quoted level such as \"info\", or \"info,my_crate=debug\"",
         "log.format" => "use one of: text, json",
-        _ => return None,
+        "channels.max_channels_per_connection" => "write a whole number, at least 1, e.g. 128",
+        "channels.channel_max_length" => "write a whole number of bytes from 1 to 1024, e.g. 255",
+        "channels.ping_interval_ms" => "write a whole number of milliseconds, at least 1000",
+        "channels.pong_timeout_ms" => {
+            "write a whole number of milliseconds, at least 100 and below ping_interval_ms"
+        }
+        "channels.user_offline_grace_ms" => {
+            "write a whole number of milliseconds, e.g. 5000, or 0 for at once"
+        }
+        "channels.allow_anonymous" => "write true or false (no quotes)",
+        "channels.namespaces.name" => "write a quoted name of A-Za-z0-9_-, e.g. \"chat\"",
+        _ => return namespace_hint(key),
     })
 }

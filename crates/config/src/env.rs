@@ -75,9 +75,7 @@ fn apply(
             "name the key itself, e.g. SWITCHBOARD_SERVER__BIND=0.0.0.0:9000",
         ));
     }
-    if var.parts.first().map(String::as_str) == Some("endpoints") {
-        ensure_endpoints(tree, defaults);
-    }
+    ensure_default_lists(tree, defaults, &var.parts);
     let value = parse_value(&var.raw, is_string_key(defaults, &var.parts));
     let segs = set(tree, &var.parts, value).map_err(|problem| {
         ConfigError::new(
@@ -100,14 +98,39 @@ fn apply(
 
 /// A file without `[[endpoints]]` means "the default endpoint list", so a
 /// variable that edits `endpoints[0]` must edit that list, not start an
-/// empty one.
-fn ensure_endpoints(tree: &mut Value, defaults: &Value) {
-    if let (Value::Table(table), Value::Table(default_table)) = (tree, defaults) {
-        if !table.contains_key("endpoints") {
-            if let Some(endpoints) = default_table.get("endpoints") {
-                table.insert("endpoints".to_string(), endpoints.clone());
+/// empty one; likewise `channels.namespaces` must become a list (empty by
+/// default) for `CHANNELS__NAMESPACES__0__NAME` to add its first entry.
+/// Walks `parts`, putting the built-in default in place of every missing
+/// list on the way (and an empty table in place of a missing table).
+fn ensure_default_lists(tree: &mut Value, defaults: &Value, parts: &[String]) {
+    let mut cur = tree;
+    for (n, part) in parts.iter().enumerate() {
+        cur = match cur {
+            Value::Table(table) => {
+                if !table.contains_key(part) {
+                    match default_at(defaults, &parts[..=n]) {
+                        Some(list @ Value::Array(_)) => {
+                            table.insert(part.clone(), list.clone());
+                        }
+                        Some(Value::Table(_)) if n + 1 < parts.len() => {
+                            table.insert(part.clone(), Value::Table(Table::new()));
+                        }
+                        _ => return,
+                    }
+                }
+                match table.get_mut(part) {
+                    Some(next) => next,
+                    None => return,
+                }
             }
-        }
+            Value::Array(items) => {
+                match part.parse::<usize>().ok().and_then(|i| items.get_mut(i)) {
+                    Some(next) => next,
+                    None => return,
+                }
+            }
+            _ => return,
+        };
     }
 }
 
@@ -124,13 +147,20 @@ fn default_tree() -> Result<Value, ConfigError> {
     })
 }
 
-/// String keys whose default is absent, so the default tree cannot tell.
-const OPTIONAL_STRING_KEYS: [&str; 1] = ["server.shutdown_notice"];
+/// String keys whose default is absent (an optional value, or an entry of
+/// a list that is empty by default), so the default tree cannot tell.
+/// Written without list indexes.
+const OPTIONAL_STRING_KEYS: [&str; 2] = ["server.shutdown_notice", "channels.namespaces.name"];
 
 /// Whether the key holds a string, so the value must be taken verbatim:
 /// `SWITCHBOARD_API__KEY=12345` is the key "12345", not the integer 12345.
 fn is_string_key(defaults: &Value, parts: &[String]) -> bool {
-    OPTIONAL_STRING_KEYS.contains(&parts.join(".").as_str())
+    let generic: Vec<&str> = parts
+        .iter()
+        .map(String::as_str)
+        .filter(|part| part.parse::<usize>().is_err())
+        .collect();
+    OPTIONAL_STRING_KEYS.contains(&generic.join(".").as_str())
         || matches!(default_at(defaults, parts), Some(Value::String(_)))
 }
 
@@ -277,6 +307,14 @@ mod tests {
         assert!(is_string_key(&defaults, &parts("api.key")));
         assert!(is_string_key(&defaults, &parts("endpoints.3.path")));
         assert!(is_string_key(&defaults, &parts("server.shutdown_notice")));
+        assert!(is_string_key(
+            &defaults,
+            &parts("channels.namespaces.2.name")
+        ));
+        assert!(!is_string_key(
+            &defaults,
+            &parts("channels.namespaces.0.history_size")
+        ));
         assert!(!is_string_key(
             &defaults,
             &parts("endpoints.0.max_connections")

@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod channels;
 mod de_error;
 mod duration;
 mod env;
@@ -39,6 +40,7 @@ mod welcome;
 #[cfg(test)]
 mod tests;
 
+pub use channels::{ChannelsConfig, Namespace, NamespaceOptions};
 pub use error::ConfigError;
 pub use load::REDACTED;
 pub use model::{

@@ -152,30 +152,47 @@ fn apply_cli(tree: &mut Value, overrides: &CliOverrides, sources: &mut Sources) 
 
 /// Deserializes and validates the merged tree.
 fn build(tree: &Value, sources: &Sources) -> Result<Config, ConfigError> {
-    require_endpoint_paths(tree).map_err(|e| attribute(e, sources))?;
+    require_keys_in_lists(tree).map_err(|e| attribute(e, sources))?;
     let config: Config = serde_path_to_error::deserialize(tree.clone())
         .map_err(|e| attribute(de_error::translate(&e, tree), sources))?;
     config.validate().map_err(|e| attribute(e, sources))?;
     Ok(config)
 }
 
-/// `path` has a default for embedders building `EndpointConfig` by hand,
-/// but in a file every endpoint must say where it lives: silently serving
-/// a second `/ws` would be a surprise.
-fn require_endpoint_paths(tree: &Value) -> Result<(), ConfigError> {
-    let Some(Value::Array(endpoints)) = path::lookup(tree, &[path::Seg::Key("endpoints".into())])
-    else {
-        return Ok(());
-    };
-    for (i, endpoint) in endpoints.iter().enumerate() {
-        if let Value::Table(table) = endpoint {
-            if !table.contains_key("path") {
-                return Err(ConfigError::new(
-                    format!("endpoints[{i}].path"),
-                    "(missing)",
-                    "every endpoint needs a path",
-                    "add path = \"/…\" to this [[endpoints]] table, e.g. path = \"/ws\"",
-                ));
+/// Keys that have a default for embedders building the structs by hand,
+/// but that every entry of a list must set in a file: silently serving a
+/// second `/ws`, or a namespace named "", would be a surprise.
+const REQUIRED_IN_LISTS: [(&str, &str, &str, &str); 2] = [
+    (
+        "endpoints",
+        "path",
+        "every endpoint needs a path",
+        "add path = \"/…\" to this [[endpoints]] table, e.g. path = \"/ws\"",
+    ),
+    (
+        "channels.namespaces",
+        "name",
+        "every namespace needs a name: channels `name:…` use its options",
+        "add name = \"…\" to this [[channels.namespaces]] table, e.g. name = \"chat\"",
+    ),
+];
+
+fn require_keys_in_lists(tree: &Value) -> Result<(), ConfigError> {
+    for (list, required, problem, fix) in REQUIRED_IN_LISTS {
+        let segs: Vec<path::Seg> = list.split('.').map(|k| path::Seg::Key(k.into())).collect();
+        let Some(Value::Array(entries)) = path::lookup(tree, &segs) else {
+            continue;
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            if let Value::Table(table) = entry {
+                if !table.contains_key(required) {
+                    return Err(ConfigError::new(
+                        format!("{list}[{i}].{required}"),
+                        "(missing)",
+                        problem,
+                        fix,
+                    ));
+                }
             }
         }
     }

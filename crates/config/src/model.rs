@@ -10,6 +10,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::channels::ChannelsConfig;
+
 /// One mebibyte, the unit most size defaults are expressed in.
 const MIB: usize = 1024 * 1024;
 
@@ -37,6 +39,9 @@ pub struct Config {
     pub sinks: SinksConfig,
     /// Logging (`[log]`).
     pub log: LogConfig,
+    /// The channels mode: limits, pings and namespaces (`[channels]`). Used
+    /// by endpoints with `mode = "channels"`.
+    pub channels: ChannelsConfig,
 }
 
 impl Default for Config {
@@ -51,6 +56,7 @@ impl Default for Config {
             }],
             sinks: SinksConfig::default(),
             log: LogConfig::default(),
+            channels: ChannelsConfig::default(),
         }
     }
 }
@@ -118,6 +124,10 @@ pub enum Mode {
     Raw,
     /// Send each message back to the client that sent it.
     Echo,
+    /// Speak the Centrifugo-compatible channels protocol (JSON): clients
+    /// subscribe to channels and publish to them, as `[channels]`
+    /// configures.
+    Channels,
 }
 
 /// Who sends keep-alive pings on an endpoint.

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::channels::{ChannelsConfig, NamespaceOptions};
 use crate::error::{closest, ConfigError};
 use crate::load::REDACTED;
 use crate::model::{Config, EndpointConfig, HeartbeatMode};
@@ -29,6 +30,20 @@ const DEFLATE_LEVELS: std::ops::RangeInclusive<u32> = 0..=9;
 const RESERVED_PATHS: [&str; 4] = ["/api", "/healthz", "/readyz", "/metrics"];
 /// Log levels, as tracing's `EnvFilter` spells them.
 const LOG_LEVELS: [&str; 6] = ["trace", "debug", "info", "warn", "error", "off"];
+/// Channel names are map keys and travel in every publication; longer
+/// names only cost memory and bandwidth.
+const CHANNEL_MAX_LENGTH: std::ops::RangeInclusive<usize> = 1..=1024;
+/// Pings more often than this are a noticeable part of the traffic of a
+/// quiet connection.
+const MIN_PING_INTERVAL: Duration = Duration::from_secs(1);
+/// Below this, ordinary network jitter would disconnect healthy clients.
+const MIN_PONG_TIMEOUT: Duration = Duration::from_millis(100);
+/// Longest namespace name: it is repeated in every channel name.
+const MAX_NAMESPACE_NAME: usize = 64;
+/// History is held in memory, per channel.
+const MAX_HISTORY_SIZE: usize = 1_000_000;
+/// Offline queues are held in memory, per user.
+const MAX_OFFLINE_QUEUE_SIZE: usize = 10_000;
 
 type Check = Result<(), ConfigError>;
 
@@ -67,7 +82,8 @@ impl Config {
                 "set it to 1 or more, e.g. 10000",
             ));
         }
-        check_log_level(&self.log.level)
+        check_log_level(&self.log.level)?;
+        validate_channels(&self.channels)
     }
 
     fn validate_api(&self) -> Check {
@@ -197,6 +213,202 @@ fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
         }
     }
     Ok(())
+}
+
+fn validate_channels(c: &ChannelsConfig) -> Check {
+    if c.max_channels_per_connection == 0 {
+        return Err(ConfigError::new(
+            "channels.max_channels_per_connection",
+            "0",
+            "must be at least 1, or every subscribe would fail with 106 (limit exceeded)",
+            "set it to 1 or more, e.g. 128",
+        ));
+    }
+    if !CHANNEL_MAX_LENGTH.contains(&c.channel_max_length) {
+        return Err(ConfigError::new(
+            "channels.channel_max_length",
+            c.channel_max_length.to_string(),
+            "must be from 1 to 1024: a channel name is kept as a map key and sent in every \
+             publication",
+            "use a length in that range, e.g. 255",
+        ));
+    }
+    if c.ping_interval < MIN_PING_INTERVAL {
+        return Err(ConfigError::new(
+            "channels.ping_interval_ms",
+            millis(c.ping_interval),
+            "must be at least 1000 ms; more frequent pings only add traffic",
+            "set it to 1000 or more, e.g. 25000",
+        ));
+    }
+    if c.pong_timeout < MIN_PONG_TIMEOUT {
+        return Err(ConfigError::new(
+            "channels.pong_timeout_ms",
+            millis(c.pong_timeout),
+            "must be at least 100 ms, or ordinary network delay would disconnect healthy \
+             clients with 3012 (no pong)",
+            "set it to 100 or more, e.g. 8000",
+        ));
+    }
+    if c.pong_timeout >= c.ping_interval {
+        return Err(ConfigError::new(
+            "channels.pong_timeout_ms",
+            millis(c.pong_timeout),
+            format!(
+                "must be less than ping_interval_ms ({}): the next ping is sent before the \
+                 previous one's pong deadline, so a late pong could not be told from a lost one",
+                millis(c.ping_interval)
+            ),
+            "lower pong_timeout_ms or raise ping_interval_ms, e.g. ping_interval_ms = 25000 \
+             and pong_timeout_ms = 8000",
+        ));
+    }
+    check_namespace_options("channels.default", &c.default)?;
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for (i, ns) in c.namespaces.iter().enumerate() {
+        let at = format!("channels.namespaces[{i}]");
+        check_namespace_name(&format!("{at}.name"), &ns.name, c.channel_max_length)?;
+        if let Some(first) = seen.insert(ns.name.as_str(), i) {
+            return Err(ConfigError::new(
+                format!("{at}.name"),
+                quote(&ns.name),
+                format!(
+                    "channels.namespaces[{first}] already has this name, and a channel prefix \
+                     can lead to only one namespace"
+                ),
+                "give each namespace its own name, or merge the two tables",
+            ));
+        }
+        check_namespace_options(&at, &ns.options)?;
+    }
+    Ok(())
+}
+
+fn check_namespace_name(key: &str, name: &str, channel_max_length: usize) -> Check {
+    let err = |problem: String, fix: &str| ConfigError::new(key, quote(name), problem, fix);
+    if name.is_empty() {
+        return Err(err(
+            "is empty; a namespace is selected by the prefix before `:` in a channel name".into(),
+            "name it, e.g. name = \"chat\" for channels like chat:room1",
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+    {
+        let why = if bad == ':' {
+            "`:` ends the namespace part of a channel name, so it cannot be inside it".to_string()
+        } else {
+            format!("contains `{bad}`; namespace names use only A-Z a-z 0-9 _ -")
+        };
+        return Err(err(why, "use only letters, digits, _ and -, e.g. \"chat\""));
+    }
+    let length = name.chars().count();
+    if length > MAX_NAMESPACE_NAME {
+        return Err(err(
+            format!("is {length} characters long; at most 64 are allowed, since the name is repeated in every channel name"),
+            "use a shorter name",
+        ));
+    }
+    // The name, `:` and at least one character must fit.
+    if length + 2 > channel_max_length {
+        return Err(err(
+            format!(
+                "is too long for channel_max_length ({channel_max_length}): with `:` and at \
+                 least one more character, no channel of this namespace would fit"
+            ),
+            "use a shorter name or raise channels.channel_max_length",
+        ));
+    }
+    Ok(())
+}
+
+fn check_namespace_options(at: &str, o: &NamespaceOptions) -> Check {
+    let key = |name: &str| format!("{at}.{name}");
+    if o.history_size > MAX_HISTORY_SIZE {
+        return Err(ConfigError::new(
+            key("history_size"),
+            o.history_size.to_string(),
+            "must be at most 1000000: history is held in memory for every channel",
+            "use a smaller size, e.g. 1000",
+        ));
+    }
+    if o.history_size > 0 && o.history_ttl.is_zero() {
+        return Err(ConfigError::new(
+            key("history_ttl_ms"),
+            "0",
+            format!(
+                "must be above 0 when history_size is set ({}): history needs a bound in time \
+                 as well as in size, or every channel that was ever published to would keep \
+                 its publications in memory forever",
+                o.history_size
+            ),
+            "set history_ttl_ms, e.g. 600000 (10 minutes), or set history_size = 0 for no history",
+        ));
+    }
+    if o.history_size == 0 && !o.history_ttl.is_zero() {
+        return Err(ConfigError::new(
+            key("history_ttl_ms"),
+            millis(o.history_ttl),
+            "is set but history_size is 0, so no history is kept and nothing would expire: \
+             history needs both a size and a time bound",
+            "set history_size too, e.g. 100, or set history_ttl_ms = 0 for no history",
+        ));
+    }
+    for (name, on) in [("recovery", o.recovery), ("last_value", o.last_value)] {
+        if on && o.history_size == 0 {
+            let what = if name == "recovery" {
+                "recovery replays missed publications from the history"
+            } else {
+                "last_value delivers the newest publication, which is kept in the history"
+            };
+            return Err(ConfigError::new(
+                key(name),
+                "true",
+                format!("needs history, but history_size is 0: {what}"),
+                format!(
+                    "set history_size (at least 1) and history_ttl_ms in this table, \
+                     or set {name} = false"
+                ),
+            ));
+        }
+    }
+    if o.offline_queue_size > MAX_OFFLINE_QUEUE_SIZE {
+        return Err(ConfigError::new(
+            key("offline_queue_size"),
+            o.offline_queue_size.to_string(),
+            "must be at most 10000: queued publications are held in memory for every offline user",
+            "use a smaller size, e.g. 100",
+        ));
+    }
+    if o.offline_queue_size > 0 && o.offline_queue_ttl.is_zero() {
+        return Err(ConfigError::new(
+            key("offline_queue_ttl_ms"),
+            "0",
+            format!(
+                "must be above 0 when offline_queue_size is set ({}): otherwise the queue of a \
+                 user who never comes back would be kept forever",
+                o.offline_queue_size
+            ),
+            "set offline_queue_ttl_ms, e.g. 86400000 (one day), or set offline_queue_size = 0 \
+             to turn the queue off",
+        ));
+    }
+    if o.offline_queue_size == 0 && !o.offline_queue_ttl.is_zero() {
+        return Err(ConfigError::new(
+            key("offline_queue_ttl_ms"),
+            millis(o.offline_queue_ttl),
+            "is set but offline_queue_size is 0, so the offline queue is off and nothing \
+             would expire",
+            "set offline_queue_size too, e.g. 100, or set offline_queue_ttl_ms = 0",
+        ));
+    }
+    Ok(())
+}
+
+/// A duration as written in TOML: whole milliseconds.
+fn millis(d: Duration) -> String {
+    d.as_millis().to_string()
 }
 
 fn check_path(key: &str, path: &str) -> Check {

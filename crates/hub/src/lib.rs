@@ -6,8 +6,10 @@
 //! each target's bounded queue without waiting.
 #![deny(missing_docs)]
 
+pub mod channels;
 mod registry;
 mod target;
 
+pub use channels::{ChannelError, ChannelHub, ChannelOptions, Subscribed, SubscriberRef};
 pub use registry::{ConnectionId, Delivery, Entry, Format, Hub, Registration};
 pub use target::Target;

@@ -44,6 +44,8 @@ pub enum EventType {
     Disconnect,
     /// Something went wrong with a connection (refused, protocol violation).
     Error,
+    /// A `channels` client called `rpc`.
+    Rpc,
 }
 
 /// How the client's frame was read.
@@ -104,6 +106,9 @@ pub struct Event {
     /// For `message`: how `message` was read from the frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_type: Option<MessageType>,
+    /// For `rpc`: the method the client called.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// For `message` on `format = "envelope"` endpoints: the whole object the client sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub envelope: Option<Value>,
@@ -124,6 +129,7 @@ impl Event {
             connection,
             message: None,
             message_type: None,
+            method: None,
             envelope: None,
             disconnect: None,
             error: None,
@@ -144,6 +150,24 @@ impl Event {
             envelope: decoded.envelope,
             ..Self::new(EventType::Message, connection)
         }
+    }
+
+    /// An `rpc` event: `message` is the call's data.
+    pub fn rpc(
+        connection: Arc<ConnectionInfo>,
+        method: String,
+        decoded: crate::payload::Decoded,
+    ) -> Self {
+        Self {
+            method: Some(method),
+            ..Self::message(connection, decoded)
+        }
+        .with_type(EventType::Rpc)
+    }
+
+    fn with_type(mut self, event: EventType) -> Self {
+        self.event = event;
+        self
     }
 
     /// A `disconnect` event.

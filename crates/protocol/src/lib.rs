@@ -4,10 +4,12 @@
 //!   `message`, `disconnect`, `error`), documented in `docs/EVENTS.md`;
 //! - [`payload`]: how a client frame becomes an event's `message`;
 //! - [`api`]: the server API's requests, results and error codes, in the
-//!   method style of Centrifugo's HTTP API.
+//!   method style of Centrifugo's HTTP API;
+//! - [`client`]: Centrifugo's client protocol (v2, JSON) for `channels` endpoints.
 #![deny(missing_docs)]
 
 pub mod api;
+pub mod client;
 pub mod event;
 pub mod payload;
 

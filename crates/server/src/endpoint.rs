@@ -159,11 +159,12 @@ impl Endpoint {
         }
     }
 
-    /// `raw` or `echo`.
+    /// `raw`, `echo` or `channels`.
     pub fn mode_name(&self) -> &'static str {
         match self.config.mode {
             Mode::Raw => "raw",
             Mode::Echo => "echo",
+            Mode::Channels => "channels",
         }
     }
 

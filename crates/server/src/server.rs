@@ -4,13 +4,17 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use switchboard_broker::{MemoryBroker, MemoryPresence};
+use switchboard_config::Mode;
 use switchboard_config::{Config, ConfigError};
-use switchboard_hub::Hub;
+use switchboard_hub::{ChannelHub, Hub};
 use switchboard_sinks::{EventBus, EventStream, JsonLinesSink};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::channels::keepalive::KeepAlive;
+use crate::channels::namespaces;
 use crate::endpoint::Endpoint;
 use crate::state::{AppState, Lifecycle, Shared};
 use crate::{listener, router, shutdown};
@@ -117,16 +121,37 @@ impl ServerBuilder {
             .cloned()
             .map(|e| Arc::new(Endpoint::new(e)))
             .collect();
+        let channels = ChannelHub::new(
+            Arc::new(MemoryBroker::new()),
+            Arc::new(MemoryPresence::new()),
+            namespaces::resolver(&config.channels),
+        );
         let state: AppState = Arc::new(Shared {
             config,
             endpoints,
             hub: Hub::new(),
+            channels,
+            keepalive: Arc::new(KeepAlive::default()),
             bus,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),
             node_uid: uuid::Uuid::new_v4().to_string(),
             local_addr,
         });
+        if state
+            .endpoints
+            .iter()
+            .any(|e| e.config.mode == Mode::Channels)
+        {
+            let ch = &state.config.channels;
+            let stop = state.lifecycle.stop_accepting.clone();
+            tokio::spawn(
+                state
+                    .keepalive
+                    .clone()
+                    .run(ch.ping_interval, ch.pong_timeout, stop),
+            );
+        }
         let router = router::build(state.clone());
         let accept = tokio::spawn(listener::accept_loop(listener, router, state.clone()));
         tracing::info!(addr = %local_addr, endpoints = ?state.endpoints.iter().map(|e| &e.config.path).collect::<Vec<_>>(), "listening");

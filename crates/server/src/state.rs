@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use switchboard_config::Config;
-use switchboard_hub::Hub;
+use switchboard_hub::{ChannelHub, Hub};
 use switchboard_sinks::EventBus;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::channels::keepalive::KeepAlive;
 use crate::endpoint::Endpoint;
 
 /// Shared server state; cloned as `Arc<Shared>` into every handler.
@@ -21,6 +22,10 @@ pub struct Shared {
     pub endpoints: Vec<Arc<Endpoint>>,
     /// The connection registry.
     pub hub: Hub,
+    /// Channels: subscriptions, publications, presence, history.
+    pub channels: ChannelHub,
+    /// Protocol-level pings of `channels` sessions.
+    pub keepalive: Arc<KeepAlive>,
     /// Where events go.
     pub bus: EventBus,
     /// Shutdown state.

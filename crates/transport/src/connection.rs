@@ -129,7 +129,8 @@ enum Phase {
 }
 
 /// Runs a connection to its end. `preread` holds bytes the HTTP layer read
-/// past the handshake.
+/// past the handshake. The handler is borrowed so that its owner can clean
+/// up (unsubscribe, leave) after the connection ends.
 #[allow(clippy::too_many_arguments)]
 pub async fn serve<H: Handler>(
     stream: TcpStream,
@@ -138,7 +139,7 @@ pub async fn serve<H: Handler>(
     settings: &ConnectionSettings,
     outbound: Outbound,
     stats: &TrafficStats,
-    mut handler: H,
+    handler: &mut H,
     cancel: CancellationToken,
 ) -> ConnectionReport {
     let mut conn = Connection {
@@ -178,7 +179,7 @@ pub async fn serve<H: Handler>(
     }
     // Bytes that arrived with the handshake are processed before waiting.
     if !conn.rbuf.is_empty() {
-        conn.process_input(&mut handler, &outbound).await;
+        conn.process_input(handler, &outbound).await;
     }
 
     while conn.phase != Phase::Done {
@@ -208,7 +209,7 @@ pub async fn serve<H: Handler>(
                 if ready.is_err() || !conn.read_some() {
                     break;
                 }
-                conn.process_input(&mut handler, &outbound).await;
+                conn.process_input(handler, &outbound).await;
             }
             () = outbound.ready(), if waiting_queue => {}
             () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {

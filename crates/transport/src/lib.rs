@@ -32,8 +32,9 @@
 //! let stats = std::sync::Arc::new(TrafficStats::default());
 //! let outbound = Outbound::new(1 << 20, OverflowPolicy::Close, stats.clone());
 //! let settings = ConnectionSettings::default();
-//! let report = serve(stream, bytes::Bytes::new(), None, &settings, outbound.clone(),
-//!     &stats, Echo(outbound), CancellationToken::new()).await;
+//! let mut echo = Echo(outbound.clone());
+//! let report = serve(stream, bytes::Bytes::new(), None, &settings, outbound,
+//!     &stats, &mut echo, CancellationToken::new()).await;
 //! println!("closed with {}", report.close.code);
 //! # }
 //! ```

@@ -12,7 +12,18 @@ fn the_full_example_loads() {
     let (_, block) = after.split_once("```toml\n").unwrap();
     let (example, _) = block.split_once("```").unwrap();
     let c = Config::from_toml_str(example).unwrap();
-    assert_eq!(c.endpoints.len(), 2);
+    assert_eq!(c.endpoints.len(), 3);
+    assert_eq!(c.endpoints[2].mode, Mode::Channels);
+    assert_eq!(c.channels.default, NamespaceOptions::default());
+    assert_eq!(
+        ChannelsConfig {
+            namespaces: Vec::new(),
+            ..c.channels.clone()
+        },
+        ChannelsConfig::default()
+    );
+    assert_eq!(c.channels.namespaces.len(), 1);
+    assert!(c.channels.namespace_options("chat:x").unwrap().recovery);
     assert_eq!(
         c.endpoints[0],
         EndpointConfig {
@@ -30,6 +41,8 @@ fn the_full_example_loads() {
 fn every_key_has_a_table_row() {
     let mut config = Config::default();
     config.server.shutdown_notice = Some(String::new());
+    // A non-empty list, so the keys inside its tables are checked too.
+    config.channels.namespaces.push(Namespace::default());
     let tree = Value::try_from(config).unwrap();
     let mut missing = Vec::new();
     collect_missing(&tree, "", &mut missing);
@@ -53,7 +66,7 @@ fn collect_missing(value: &Value, at: &str, missing: &mut Vec<String>) {
         }
         _ => {
             let leaf = at.rsplit('.').next().unwrap_or(at);
-            if !DOC.contains(&format!("| `{leaf}` |")) {
+            if !DOC.contains(&format!("\n| `{leaf}` |")) {
                 missing.push(at.to_string());
             }
         }

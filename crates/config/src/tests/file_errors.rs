@@ -66,7 +66,7 @@ fn unknown_enum_value_lists_the_allowed_ones() {
     let e = toml_err(&endpoint("mode = \"rwa\""));
     assert_eq!(e.key, "endpoints[0].mode");
     assert_eq!(e.value, "\"rwa\"");
-    assert!(e.fix.contains("raw, echo"), "{e}");
+    assert!(e.fix.contains("raw, echo, channels"), "{e}");
     assert!(e.fix.contains("did you mean `raw`"), "{e}");
 
     let e = toml_err(&endpoint("[endpoints.heartbeat]\nmode = \"ping\""));

@@ -50,6 +50,11 @@ fn everything_set() -> Config {
                 path: "/b".into(),
                 ..EndpointConfig::default()
             },
+            EndpointConfig {
+                path: "/connection/websocket".into(),
+                mode: Mode::Channels,
+                ..EndpointConfig::default()
+            },
         ],
         sinks: SinksConfig {
             stdout: StdoutSinkConfig {
@@ -61,6 +66,45 @@ fn everything_set() -> Config {
             level: "debug,hyper=warn".into(),
             format: LogFormat::Json,
         },
+        channels: ChannelsConfig {
+            max_channels_per_connection: 1,
+            channel_max_length: 1024,
+            ping_interval: Duration::from_millis(1500),
+            pong_timeout: Duration::from_millis(1499),
+            user_offline_grace: Duration::ZERO,
+            allow_anonymous: false,
+            default: every_option_set(),
+            namespaces: vec![
+                Namespace {
+                    name: "chat_1-x".into(),
+                    options: every_option_set(),
+                },
+                Namespace {
+                    name: "plain".into(),
+                    options: NamespaceOptions::default(),
+                },
+            ],
+        },
+    }
+}
+
+/// Namespace options with every field away from its default.
+fn every_option_set() -> NamespaceOptions {
+    NamespaceOptions {
+        history_size: 7,
+        history_ttl: Duration::from_millis(60_001),
+        recovery: true,
+        presence: true,
+        join_leave: true,
+        allow_publish: true,
+        allow_subscribe: false,
+        allow_history: false,
+        allow_presence: false,
+        echo_to_publisher: false,
+        last_value: true,
+        max_subscribers: 3,
+        offline_queue_size: 9,
+        offline_queue_ttl: Duration::from_millis(5),
     }
 }
 
@@ -70,6 +114,11 @@ fn every_field_round_trips_through_toml() {
     assert_eq!(original.validate(), Ok(()));
     let text = original.to_toml_unredacted().unwrap();
     assert_eq!(Config::from_toml_str(&text), Ok(original), "{text}");
+    // Namespaces are flat tables: `name` next to the options.
+    assert!(
+        text.contains("[[channels.namespaces]]\nname = \"chat_1-x\"\nhistory_size = 7\n"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -11,12 +11,13 @@ use switchboard_hub::{ConnectionId, Entry};
 use switchboard_protocol::event::{ConnectionInfo, DisconnectInfo, ErrorInfo, Event};
 use switchboard_transport::close::code;
 use switchboard_transport::{
-    serve, CloseFrame, ConnectionReport, DeflateParams, Initiator, OutMessage, Outbound,
+    serve, CloseFrame, ConnectionReport, DeflateParams, Handler, Initiator, OutMessage, Outbound,
 };
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::handlers::{EchoHandler, RawHandler, Refused};
+use crate::channels::ChannelsSession;
 use crate::endpoint::{Endpoint, RejectReason};
 use crate::state::AppState;
 
@@ -64,7 +65,11 @@ impl Session {
             ep.queue_policy(),
             ep.traffic.clone(),
         );
-        let cancel = state.lifecycle.force_close.clone();
+        let wire = Wire {
+            stream,
+            preread,
+            deflate: self.deflate,
+        };
 
         if !ep.try_reserve() {
             ep.counters.reject(RejectReason::Capacity);
@@ -76,18 +81,7 @@ impl Session {
             };
             state.bus.emit(Event::error(self.info.clone(), error));
             outbound.close(CloseFrame::new(code::TRY_AGAIN_LATER, "server at capacity"));
-            let settings = &ep.connection;
-            serve(
-                stream,
-                preread,
-                self.deflate,
-                settings,
-                outbound,
-                &ep.traffic,
-                Refused,
-                cancel,
-            )
-            .await;
+            self.drive(wire, outbound, &mut Refused).await;
             return;
         }
 
@@ -114,41 +108,31 @@ impl Session {
         }
 
         let started = Instant::now();
-        let settings = &ep.connection;
         let report = match ep.config.mode {
             Mode::Raw => {
-                let handler = RawHandler {
+                let mut handler = RawHandler {
                     bus: state.bus.clone(),
                     info: self.info.clone(),
                     envelope: ep.format() == switchboard_hub::Format::Envelope,
                 };
-                serve(
-                    stream,
-                    preread,
-                    self.deflate,
-                    settings,
-                    outbound,
-                    &ep.traffic,
-                    handler,
-                    cancel,
-                )
-                .await
+                self.drive(wire, outbound, &mut handler).await
             }
             Mode::Echo => {
-                let handler = EchoHandler {
+                let mut handler = EchoHandler {
                     outbound: outbound.clone(),
                 };
-                serve(
-                    stream,
-                    preread,
-                    self.deflate,
-                    settings,
-                    outbound,
-                    &ep.traffic,
-                    handler,
-                    cancel,
-                )
-                .await
+                self.drive(wire, outbound, &mut handler).await
+            }
+            Mode::Channels => {
+                let mut session = ChannelsSession::new(
+                    state.clone(),
+                    self.id,
+                    self.info.clone(),
+                    outbound.clone(),
+                );
+                let report = self.drive(wire, outbound, &mut session).await;
+                session.close().await;
+                report
             }
         };
         drop(registration);
@@ -162,6 +146,36 @@ impl Session {
         }
         let info = disconnect_info(&report, started);
         state.bus.emit(Event::disconnect(self.info, info));
+    }
+}
+
+/// The socket and what was agreed during the handshake.
+struct Wire {
+    stream: TcpStream,
+    preread: bytes::Bytes,
+    deflate: Option<DeflateParams>,
+}
+
+impl Session {
+    async fn drive<H: Handler>(
+        &self,
+        wire: Wire,
+        outbound: Outbound,
+        handler: &mut H,
+    ) -> ConnectionReport {
+        let ep = &self.endpoint;
+        let cancel = self.state.lifecycle.force_close.clone();
+        serve(
+            wire.stream,
+            wire.preread,
+            wire.deflate,
+            &ep.connection,
+            outbound,
+            &ep.traffic,
+            handler,
+            cancel,
+        )
+        .await
     }
 }
 

@@ -1,0 +1,51 @@
+//! Publications and presence events encoded into their push lines, once
+//! per publication, whoever receives them.
+
+use bytes::Bytes;
+use serde_json::value::RawValue;
+use switchboard_broker::{ClientInfo, Publication};
+use switchboard_protocol::client::{ClientInfoWire, PublicationWire, Push};
+use switchboard_transport::OutMessage;
+
+/// Borrows raw JSON bytes as a `RawValue`; `None` if they are not JSON
+/// (the hub only stores JSON it validated, so this is a guard, not a path).
+pub fn raw_json(bytes: &[u8]) -> Option<&RawValue> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// The wire form of a client info.
+pub fn client_info_wire(info: &ClientInfo) -> ClientInfoWire<'_> {
+    ClientInfoWire {
+        user: &info.user,
+        client: &info.client,
+        conn_info: info.conn_info.as_deref().and_then(raw_json),
+        chan_info: info.chan_info.as_deref().and_then(raw_json),
+    }
+}
+
+/// The wire form of a publication.
+pub fn publication_wire(publication: &Publication) -> Option<PublicationWire<'_>> {
+    Some(PublicationWire {
+        data: raw_json(&publication.data)?,
+        offset: publication.offset,
+        info: publication.info.as_deref().map(client_info_wire),
+        tags: (!publication.tags.is_empty()).then_some(&publication.tags),
+    })
+}
+
+/// The frame pushing `publication` to subscribers of `channel`.
+pub fn publication_frame(channel: &str, publication: &Publication) -> Option<OutMessage> {
+    let line = Push::Publication(publication_wire(publication)?).to_line(channel);
+    Some(OutMessage::text(Bytes::from(line)))
+}
+
+/// The frame pushing a join (or, with `leave`, a leave) to subscribers.
+pub fn presence_frame(channel: &str, info: &ClientInfo, leave: bool) -> OutMessage {
+    let wire = client_info_wire(info);
+    let push = if leave {
+        Push::Leave(wire)
+    } else {
+        Push::Join(wire)
+    };
+    OutMessage::text(Bytes::from(push.to_line(channel)))
+}

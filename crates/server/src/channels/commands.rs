@@ -1,0 +1,320 @@
+//! Each client command: its checks, the hub call, the reply.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use switchboard_broker::{HistoryQuery, StreamPosition};
+use switchboard_hub::channels::{client_info_wire, publication_wire};
+use switchboard_hub::{ChannelError, Subscribed, SubscriberRef};
+use switchboard_protocol::client::{
+    error, ChannelRequest, ConnectRequest, ConnectResult, HistoryRequest, HistoryResult,
+    PresenceResult, PresenceStatsResult, PublishRequest, Reply, ReplyError, RpcRequest,
+    SendRequest, SubscribeRequest, SubscribeResult,
+};
+use switchboard_protocol::event::Event;
+use switchboard_protocol::payload;
+use switchboard_transport::{CloseFrame, OutMessage};
+
+use super::session::ChannelsSession;
+
+/// The protocol error for a refused channel operation.
+pub(super) fn reply_error(err: &ChannelError) -> ReplyError {
+    let (code, temporary) = match err {
+        ChannelError::UnknownChannel => (error::UNKNOWN_CHANNEL, false),
+        ChannelError::PermissionDenied => (error::PERMISSION_DENIED, false),
+        ChannelError::AlreadySubscribed => (error::ALREADY_SUBSCRIBED, false),
+        ChannelError::LimitExceeded => (error::LIMIT_EXCEEDED, false),
+        ChannelError::NotAvailable => (error::NOT_AVAILABLE, false),
+        ChannelError::UnrecoverablePosition => (error::UNRECOVERABLE_POSITION, false),
+        ChannelError::InsufficientState | ChannelError::Broker(_) => (error::INTERNAL, true),
+    };
+    ReplyError {
+        code,
+        message: err.to_string(),
+        temporary,
+    }
+}
+
+/// The subscribe result for an outcome.
+fn subscribe_result(outcome: &Subscribed) -> SubscribeResult<'_> {
+    let position = outcome.position.as_ref();
+    SubscribeResult {
+        recoverable: outcome.recoverable,
+        positioned: outcome.recoverable,
+        epoch: position.map_or("", |p| p.epoch.as_str()),
+        offset: position.map_or(0, |p| p.offset),
+        publications: outcome
+            .publications
+            .iter()
+            .filter_map(|p| publication_wire(p))
+            .collect(),
+        recovered: outcome.recovered,
+        was_recovering: outcome.was_recovering,
+        ..SubscribeResult::default()
+    }
+}
+
+impl ChannelsSession {
+    fn fail(&self, id: u32, err: ReplyError) {
+        self.reply(id, &Reply::Error(err));
+    }
+
+    /// A channel name the server accepts: not empty, not longer than
+    /// `channels.channel_max_length`, no whitespace or control characters.
+    fn check_channel(&self, id: u32, channel: &str) -> bool {
+        let max = self.state.config.channels.channel_max_length;
+        let problem = if channel.is_empty() {
+            Some("channel is required".to_owned())
+        } else if channel.len() > max {
+            Some(format!("channel is longer than {max} bytes"))
+        } else if channel.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            Some("channel contains whitespace or control characters".to_owned())
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                self.fail(id, ReplyError::new(error::BAD_REQUEST, message));
+                false
+            }
+            None => true,
+        }
+    }
+
+    pub(super) fn connect(&mut self, id: u32, req: ConnectRequest) -> Result<(), CloseFrame> {
+        let config = &self.state.config.channels;
+        if self.connected {
+            return Err(super::session::close(
+                switchboard_protocol::client::disconnect::BAD_REQUEST,
+            ));
+        }
+        if !req.token.is_empty() || !config.allow_anonymous {
+            // Tokens arrive with authentication; until then only anonymous
+            // connections exist, and refusing a token beats ignoring it.
+            let message = if req.token.is_empty() {
+                "anonymous connections are not allowed"
+            } else {
+                "connection tokens are not supported yet"
+            };
+            self.fail(id, ReplyError::new(error::UNAUTHORIZED, message));
+            return Ok(());
+        }
+        self.connected = true;
+        self.ping = Some(
+            self.state
+                .keepalive
+                .register(self.id, self.outbound.clone()),
+        );
+        let result = ConnectResult {
+            client: &self.conn.id,
+            version: env!("CARGO_PKG_VERSION"),
+            expires: false,
+            ttl: 0,
+            data: None,
+            subs: BTreeMap::new(),
+            ping: config.ping_interval.as_secs().max(1) as u32,
+            pong: true,
+            node: &self.state.node_uid,
+        };
+        self.reply(id, &Reply::Connect(result));
+        Ok(())
+    }
+
+    pub(super) async fn subscribe(&mut self, id: u32, req: SubscribeRequest) {
+        let channel = req.channel;
+        if !self.check_channel(id, &channel) {
+            return;
+        }
+        if self.channels.contains(&channel) {
+            return self.fail(id, reply_error(&ChannelError::AlreadySubscribed));
+        }
+        if self.channels.len() >= self.state.config.channels.max_channels_per_connection {
+            return self.fail(id, reply_error(&ChannelError::LimitExceeded));
+        }
+        let options = match self.state.channels.options(&channel) {
+            Ok(options) => options,
+            Err(err) => return self.fail(id, reply_error(&err)),
+        };
+        if !options.allow_subscribe || !req.token.is_empty() {
+            return self.fail(id, reply_error(&ChannelError::PermissionDenied));
+        }
+        let recover = req.recover.then_some(StreamPosition {
+            offset: req.offset,
+            epoch: req.epoch,
+        });
+        let who = SubscriberRef {
+            id: self.id,
+            outbound: &self.outbound,
+            info: &self.client,
+        };
+        let build_reply = |outcome: &Subscribed| {
+            let line = Reply::Subscribe(subscribe_result(outcome)).to_line(id);
+            OutMessage::text(Bytes::from(line))
+        };
+        match self
+            .state
+            .channels
+            .subscribe(who, &channel, recover, build_reply)
+            .await
+        {
+            Ok(_) => {
+                self.channels.insert(channel);
+            }
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    pub(super) async fn unsubscribe(&mut self, id: u32, req: ChannelRequest) {
+        if self.channels.remove(&req.channel) {
+            self.state
+                .channels
+                .unsubscribe(self.id, &self.client, &req.channel)
+                .await;
+        }
+        self.reply(id, &Reply::Unsubscribe);
+    }
+
+    pub(super) async fn publish(&mut self, id: u32, req: PublishRequest) {
+        if !self.check_channel(id, &req.channel) {
+            return;
+        }
+        match self.state.channels.options(&req.channel) {
+            Err(err) => return self.fail(id, reply_error(&err)),
+            Ok(options) if !options.allow_publish => {
+                return self.fail(id, reply_error(&ChannelError::PermissionDenied))
+            }
+            Ok(_) => {}
+        }
+        let data = Bytes::copy_from_slice(req.data.get().as_bytes());
+        let published = self
+            .state
+            .channels
+            .publish(
+                &req.channel,
+                data,
+                Some(self.client.clone()),
+                BTreeMap::new(),
+            )
+            .await;
+        match published {
+            Ok(_) => self.reply(id, &Reply::Publish),
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    /// Checks a read of presence or history against the namespace.
+    fn may_read(
+        &self,
+        id: u32,
+        channel: &str,
+        allowed: impl Fn(&switchboard_hub::ChannelOptions) -> bool,
+    ) -> bool {
+        if !self.check_channel(id, channel) {
+            return false;
+        }
+        match self.state.channels.options(channel) {
+            Err(err) => self.fail(id, reply_error(&err)),
+            Ok(options) if !allowed(&options) => {
+                self.fail(id, reply_error(&ChannelError::PermissionDenied))
+            }
+            Ok(_) => return true,
+        }
+        false
+    }
+
+    pub(super) async fn presence(&mut self, id: u32, req: ChannelRequest) {
+        if !self.may_read(id, &req.channel, |o| o.allow_presence) {
+            return;
+        }
+        match self.state.channels.presence(&req.channel).await {
+            Ok(members) => {
+                let presence = members
+                    .iter()
+                    .map(|(client, info)| (client.as_str(), client_info_wire(info)))
+                    .collect();
+                self.reply(id, &Reply::Presence(PresenceResult { presence }));
+            }
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    pub(super) async fn presence_stats(&mut self, id: u32, req: ChannelRequest) {
+        if !self.may_read(id, &req.channel, |o| o.allow_presence) {
+            return;
+        }
+        match self.state.channels.presence_stats(&req.channel).await {
+            Ok(stats) => self.reply(
+                id,
+                &Reply::PresenceStats(PresenceStatsResult {
+                    num_clients: stats.num_clients,
+                    num_users: stats.num_users,
+                }),
+            ),
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    pub(super) async fn history(&mut self, id: u32, req: HistoryRequest) {
+        if !self.may_read(id, &req.channel, |o| o.allow_history) {
+            return;
+        }
+        let query = HistoryQuery {
+            since: req.since.map(|s| StreamPosition {
+                offset: s.offset,
+                epoch: s.epoch,
+            }),
+            // Centrifugo's convention: 0 asks for the position only, a
+            // negative limit for everything kept.
+            limit: usize::try_from(req.limit).ok(),
+            reverse: req.reverse,
+        };
+        match self.state.channels.history(&req.channel, &query).await {
+            Ok(page) => {
+                let result = HistoryResult {
+                    publications: page
+                        .publications
+                        .iter()
+                        .filter_map(|p| publication_wire(p))
+                        .collect(),
+                    epoch: &page.position.epoch,
+                    offset: page.position.offset,
+                };
+                self.reply(id, &Reply::History(result));
+            }
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    /// `send`: an asynchronous message for the backends, as a `message` event.
+    pub(super) fn send(&mut self, req: SendRequest) {
+        let text = req.data.as_ref().map_or("null", |d| d.get());
+        let decoded = payload::decode_text(text);
+        self.state
+            .bus
+            .emit(Event::message(self.conn.clone(), decoded));
+    }
+
+    /// `rpc`: forwarded to the sinks as an `rpc` event. No backend can
+    /// answer yet, so the caller is told the call is not available.
+    pub(super) fn rpc(&mut self, id: u32, req: RpcRequest) {
+        let text = req.data.as_ref().map_or("null", |d| d.get());
+        let event = Event::rpc(
+            self.conn.clone(),
+            req.method.clone(),
+            payload::decode_text(text),
+        );
+        self.state.bus.emit(event);
+        self.fail(
+            id,
+            ReplyError::new(error::NOT_AVAILABLE, "rpc has no backend to answer it yet"),
+        );
+    }
+
+    /// `refresh` / `sub_refresh`: nothing expires until tokens exist.
+    pub(super) fn not_expiring(&mut self, id: u32) {
+        self.fail(
+            id,
+            ReplyError::new(error::NOT_AVAILABLE, "nothing expires on this connection"),
+        );
+    }
+}

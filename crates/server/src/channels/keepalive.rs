@@ -1,0 +1,110 @@
+//! The protocol-level ping of `channels` sessions: every `ping_interval`
+//! the server sends `{}`; a client that has not answered `{}` within
+//! `pong_timeout` is disconnected with 3012 "no pong". One task walks every
+//! session, so a connection costs two atomics here, not a timer.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use switchboard_hub::ConnectionId;
+use switchboard_protocol::client::disconnect;
+use switchboard_transport::{CloseFrame, OutMessage, Outbound};
+use tokio_util::sync::CancellationToken;
+
+/// One session's ping state.
+pub struct PingState {
+    outbound: Outbound,
+    /// Milliseconds since the registry's start when the last ping was sent.
+    last_ping: AtomicU64,
+    /// When the unanswered ping was sent (0: none pending).
+    awaiting_since: AtomicU64,
+}
+
+impl PingState {
+    /// The client answered.
+    pub fn pong(&self) {
+        self.awaiting_since.store(0, Ordering::Relaxed);
+    }
+}
+
+/// Every `channels` session's ping state.
+pub struct KeepAlive {
+    started: Instant,
+    sessions: Mutex<HashMap<ConnectionId, Arc<PingState>>>,
+}
+
+impl Default for KeepAlive {
+    fn default() -> Self {
+        Self {
+            started: Instant::now(),
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl KeepAlive {
+    // std Mutex: touched at connect, disconnect and once per tick.
+    fn sessions(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<PingState>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> u64 {
+        // Never 0, which means "not awaiting".
+        self.started.elapsed().as_millis() as u64 + 1
+    }
+
+    /// Starts pinging a session once it has connected.
+    pub fn register(&self, id: ConnectionId, outbound: Outbound) -> Arc<PingState> {
+        let state = Arc::new(PingState {
+            outbound,
+            last_ping: AtomicU64::new(self.now()),
+            awaiting_since: AtomicU64::new(0),
+        });
+        self.sessions().insert(id, state.clone());
+        state
+    }
+
+    /// Stops pinging a session.
+    pub fn unregister(&self, id: &ConnectionId) {
+        self.sessions().remove(id);
+    }
+
+    /// Pings and checks every session until `stop` is cancelled.
+    pub async fn run(
+        self: Arc<Self>,
+        interval: Duration,
+        timeout: Duration,
+        stop: CancellationToken,
+    ) {
+        let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let ping = OutMessage::text(Bytes::from_static(b"{}"));
+        let (interval, timeout) = (interval.as_millis() as u64, timeout.as_millis() as u64);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let now = self.now();
+            for state in self.sessions().values() {
+                let awaiting = state.awaiting_since.load(Ordering::Relaxed);
+                if awaiting != 0 && now.saturating_sub(awaiting) >= timeout {
+                    let no_pong = disconnect::NO_PONG;
+                    state
+                        .outbound
+                        .close(CloseFrame::new(no_pong.code, no_pong.reason));
+                } else if now.saturating_sub(state.last_ping.load(Ordering::Relaxed)) >= interval {
+                    state.last_ping.store(now, Ordering::Relaxed);
+                    if awaiting == 0 {
+                        state.awaiting_since.store(now, Ordering::Relaxed);
+                    }
+                    let _ = state.outbound.send(ping.clone());
+                }
+            }
+        }
+    }
+}

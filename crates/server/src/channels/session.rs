@@ -1,0 +1,123 @@
+//! One `channels` connection: the protocol state and command dispatch.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use switchboard_broker::ClientInfo;
+use switchboard_hub::ConnectionId;
+use switchboard_protocol::client::{disconnect, parse_frame, DisconnectCode, Method, Reply};
+use switchboard_protocol::event::ConnectionInfo;
+use switchboard_transport::{CloseFrame, Handler, Message, OutMessage, Outbound};
+
+use super::keepalive::PingState;
+use crate::state::AppState;
+
+/// A close frame for a Centrifugo disconnect code.
+pub(super) fn close(code: DisconnectCode) -> CloseFrame {
+    CloseFrame::new(code.code, code.reason)
+}
+
+/// One connection speaking the client protocol.
+pub struct ChannelsSession {
+    pub(super) state: AppState,
+    pub(super) id: ConnectionId,
+    pub(super) conn: Arc<ConnectionInfo>,
+    pub(super) outbound: Outbound,
+    /// Who this connection is in presence and publications.
+    pub(super) client: Arc<ClientInfo>,
+    pub(super) connected: bool,
+    pub(super) channels: BTreeSet<String>,
+    pub(super) ping: Option<Arc<PingState>>,
+}
+
+impl ChannelsSession {
+    /// A session before its `connect` command.
+    pub fn new(
+        state: AppState,
+        id: ConnectionId,
+        conn: Arc<ConnectionInfo>,
+        outbound: Outbound,
+    ) -> Self {
+        let client = Arc::new(ClientInfo {
+            user: conn.user.clone().unwrap_or_default(),
+            client: conn.id.clone(),
+            conn_info: None,
+            chan_info: None,
+        });
+        Self {
+            state,
+            id,
+            conn,
+            outbound,
+            client,
+            connected: false,
+            channels: BTreeSet::new(),
+            ping: None,
+        }
+    }
+
+    /// Queues a reply line.
+    pub(super) fn reply(&self, id: u32, reply: &Reply<'_>) {
+        let _ = self
+            .outbound
+            .send(OutMessage::text(Bytes::from(reply.to_line(id))));
+    }
+
+    /// After the connection ended: leave every channel, stop pinging.
+    pub async fn close(&mut self) {
+        if let Some(_ping) = self.ping.take() {
+            self.state.keepalive.unregister(&self.id);
+        }
+        for channel in std::mem::take(&mut self.channels) {
+            self.state
+                .channels
+                .unsubscribe(self.id, &self.client, &channel)
+                .await;
+        }
+    }
+
+    async fn dispatch(&mut self, id: u32, method: Method) -> Result<(), CloseFrame> {
+        if !self.connected && !matches!(method, Method::Connect(_)) {
+            // The protocol starts with connect; anything else is a client bug.
+            return Err(close(disconnect::BAD_REQUEST));
+        }
+        match method {
+            Method::Pong => {
+                if let Some(ping) = &self.ping {
+                    ping.pong();
+                }
+            }
+            Method::Connect(req) => self.connect(id, req)?,
+            Method::Subscribe(req) => self.subscribe(id, req).await,
+            Method::Unsubscribe(req) => self.unsubscribe(id, req).await,
+            Method::Publish(req) => self.publish(id, req).await,
+            Method::Presence(req) => self.presence(id, req).await,
+            Method::PresenceStats(req) => self.presence_stats(id, req).await,
+            Method::History(req) => self.history(id, req).await,
+            Method::Ping => self.reply(id, &Reply::Ping),
+            Method::Send(req) => self.send(req),
+            Method::Rpc(req) => self.rpc(id, req),
+            Method::Refresh(_) | Method::SubRefresh(_) => self.not_expiring(id),
+        }
+        Ok(())
+    }
+}
+
+impl Handler for ChannelsSession {
+    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        // Binary frames carry the Protobuf encoding, which is not spoken here.
+        let Some(text) = message.as_text() else {
+            return Err(close(disconnect::INAPPROPRIATE_PROTOCOL));
+        };
+        for command in parse_frame(text) {
+            let command = command.map_err(|_| close(disconnect::BAD_REQUEST))?;
+            let id = command.id;
+            let method = command
+                .into_method()
+                .ok_or(close(disconnect::BAD_REQUEST))?;
+            self.dispatch(id, method).await?;
+        }
+        Ok(())
+    }
+}
