@@ -243,3 +243,149 @@ pub struct DisconnectResult {
     /// Connections told to close.
     pub disconnected: u64,
 }
+
+/// A stream position in API requests and results.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamPositionParam {
+    /// Offset.
+    #[serde(default)]
+    pub offset: u64,
+    /// Epoch.
+    #[serde(default)]
+    pub epoch: String,
+}
+
+/// `publish` request (Centrifugo's shape).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// The channel.
+    pub channel: String,
+    /// The payload (any JSON).
+    #[serde(default)]
+    pub data: Option<Value>,
+    /// Do not keep this publication in history.
+    #[serde(default)]
+    pub skip_history: Option<bool>,
+    /// Tags delivered with the publication.
+    #[serde(default)]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// Binary payload as base64 (needs the Protobuf protocol: refused).
+    #[serde(default)]
+    pub b64data: Option<String>,
+    /// Deduplication key (not supported: refused rather than ignored).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `publish` result: where the publication went in the stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishResult {
+    /// Its offset (absent without history).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub offset: u64,
+    /// The stream's epoch (absent without history).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub epoch: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// `broadcast` request: one payload into many channels.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BroadcastRequest {
+    /// The channels.
+    pub channels: Vec<String>,
+    /// The payload.
+    #[serde(default)]
+    pub data: Option<Value>,
+    /// Do not keep it in history.
+    #[serde(default)]
+    pub skip_history: Option<bool>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Option<std::collections::BTreeMap<String, String>>,
+    /// Refused, as for `publish`.
+    #[serde(default)]
+    pub b64data: Option<String>,
+    /// Refused, as for `publish`.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `broadcast` result: one response per channel, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BroadcastResult {
+    /// `{"result": …}` or `{"error": …}` per channel.
+    pub responses: Vec<Reply<PublishResult>>,
+}
+
+/// Requests that name one channel: `presence`, `presence_stats`, `history_remove`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelParam {
+    /// The channel.
+    pub channel: String,
+}
+
+/// `history` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryRequest {
+    /// The channel.
+    pub channel: String,
+    /// At most this many; absent or 0: only the position; negative: all kept.
+    #[serde(default)]
+    pub limit: Option<i64>,
+    /// Only publications after (reversed: before) this position.
+    #[serde(default)]
+    pub since: Option<StreamPositionParam>,
+    /// Newest first.
+    #[serde(default)]
+    pub reverse: Option<bool>,
+}
+
+/// `channels` request.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsRequest {
+    /// A glob (`*` any run of characters, `?` one character) the names must match.
+    #[serde(default)]
+    pub pattern: Option<String>,
+}
+
+/// `channels` result entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelInfo {
+    /// Subscribers.
+    pub num_clients: u64,
+}
+
+/// `channels` result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelsResult {
+    /// Active channels by name.
+    pub channels: std::collections::BTreeMap<String, ChannelInfo>,
+}
+
+/// `batch` request: several commands in one call, each `{"<method>": {params}}`.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    /// The commands, run in order.
+    pub commands: Vec<serde_json::Map<String, Value>>,
+    /// Centrifugo may run them concurrently; here they always run in order.
+    #[serde(default)]
+    pub parallel: Option<bool>,
+}
+
+/// `batch` result: one reply per command, `{"<method>": result}` or `{"error": …}`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BatchResult {
+    /// The replies, in command order.
+    pub replies: Vec<Value>,
+}

@@ -40,12 +40,12 @@ async fn malformed_json_is_400_with_code_107() {
 #[tokio::test]
 async fn unknown_method_is_404_with_code_104() {
     let t = TestServer::start(SMALL_BODY).await;
-    let (status, reply) = t.api_raw("publish", "{}", &[]).await;
+    let (status, reply) = t.api_raw("no_such_method", "{}", &[]).await;
     assert_error(status, &reply, 404, 104);
     assert!(reply["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("publish"));
+        .contains("no_such_method"));
     t.server.shutdown().await;
 }
 

@@ -314,13 +314,16 @@ impl ChannelHub {
         true
     }
 
-    /// Publishes into a channel: the one path for clients and the server API.
+    /// Publishes into a channel: the one path for clients and the server
+    /// API. `data` must be JSON text. With `skip_history` the publication is
+    /// delivered but not kept.
     pub async fn publish(
         &self,
         channel: &str,
         data: Bytes,
         info: Option<Arc<ClientInfo>>,
         tags: BTreeMap<String, String>,
+        skip_history: bool,
     ) -> Result<StreamPosition, ChannelError> {
         let options = self.options(channel)?;
         let publication = Publication {
@@ -330,10 +333,11 @@ impl ChannelHub {
             tags,
             time_ms: now_ms(),
         };
+        let history = options.history.filter(|_| !skip_history);
         Ok(self
             .inner
             .broker
-            .publish(channel, publication, options.history)
+            .publish(channel, publication, history)
             .await?)
     }
 

@@ -1,18 +1,16 @@
 //! `connections`: a page of open connections, filtered by endpoint and user.
 
-use axum::response::Response;
 use switchboard_hub::Target;
 use switchboard_protocol::api::{ConnectionsRequest, ConnectionsResult};
 
 use super::Failure;
-use crate::reply;
 use crate::state::AppState;
 
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 1000;
 
 /// Lists connections, ordered by id; `cursor` is the last id of the previous page.
-pub fn call(state: &AppState, request: ConnectionsRequest) -> Result<Response, Failure> {
+pub fn call(state: &AppState, request: ConnectionsRequest) -> Result<ConnectionsResult, Failure> {
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(Failure::bad_params(format!(
@@ -45,9 +43,9 @@ pub fn call(state: &AppState, request: ConnectionsRequest) -> Result<Response, F
     let next_cursor = (start + page.len() < total)
         .then(|| page.last().map(|c| c.id.clone()))
         .flatten();
-    Ok(reply::result(ConnectionsResult {
+    Ok(ConnectionsResult {
         connections: page,
         total,
         next_cursor,
-    }))
+    })
 }

@@ -1,18 +1,16 @@
 //! `disconnect`: close one connection or all of a user's, with a code and
 //! reason (the Node-RED "drop" node). Centrifugo's request shape.
 
-use axum::response::Response;
 use switchboard_hub::Target;
 use switchboard_protocol::api::{DisconnectRequest, DisconnectResult};
 use switchboard_transport::close::{is_application_code, MAX_REASON_LEN};
 use switchboard_transport::CloseFrame;
 
 use super::{parse_ids, Failure};
-use crate::reply;
 use crate::state::AppState;
 
 /// Validates the request and asks the targets to close.
-pub fn call(state: &AppState, request: DisconnectRequest) -> Result<Response, Failure> {
+pub fn call(state: &AppState, request: DisconnectRequest) -> Result<DisconnectResult, Failure> {
     let frame = match &request.disconnect {
         Some(spec) => {
             if !is_application_code(spec.code) {
@@ -37,7 +35,7 @@ pub fn call(state: &AppState, request: DisconnectRequest) -> Result<Response, Fa
         (Some(id), user) => {
             let ids = parse_ids(std::slice::from_ref(id));
             let Some(id) = ids.first() else {
-                return Ok(reply::result(DisconnectResult::default()));
+                return Ok(DisconnectResult::default());
             };
             // Centrifugo's `client` with `user` means that user's connection only.
             let owned = match user {
@@ -45,7 +43,8 @@ pub fn call(state: &AppState, request: DisconnectRequest) -> Result<Response, Fa
                     .hub
                     .list(Target::Connection(*id))
                     .iter()
-                    .any(|c| c.user.as_deref() == Some(user.as_str())),
+                    // Centrifugo names anonymous connections with the empty user.
+                    .any(|c| c.user.as_deref().unwrap_or_default() == user.as_str()),
                 None => true,
             };
             if owned {
@@ -59,5 +58,5 @@ pub fn call(state: &AppState, request: DisconnectRequest) -> Result<Response, Fa
         (None, Some(user)) => state.hub.disconnect(Target::User(user), &whitelist, &frame),
         (None, None) => return Err(Failure::bad_params("give client (a connection id) or user")),
     };
-    Ok(reply::result(DisconnectResult { disconnected }))
+    Ok(DisconnectResult { disconnected })
 }

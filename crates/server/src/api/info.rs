@@ -3,12 +3,10 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::response::Response;
 use switchboard_config::HeartbeatMode;
 use switchboard_protocol::api::{EndpointInfo, HeartbeatInfo, InfoResult, NodeInfo};
 
 use super::Failure;
-use crate::reply;
 use crate::state::AppState;
 
 /// `info` takes no parameters (Centrifugo's request is `{}`).
@@ -17,8 +15,8 @@ use crate::state::AppState;
 pub struct InfoRequest {}
 
 /// Builds the `info` result.
-pub fn call(state: &AppState, _request: InfoRequest) -> Result<Response, Failure> {
-    Ok(reply::result(snapshot(state)))
+pub fn call(state: &AppState, _request: InfoRequest) -> Result<InfoResult, Failure> {
+    Ok(snapshot(state))
 }
 
 /// The current `info` figures.
@@ -65,9 +63,14 @@ pub fn snapshot(state: &AppState) -> InfoResult {
         version: version.clone(),
         num_clients: state.hub.len() as u64,
         num_users: state.hub.user_count() as u64,
-        num_channels: 0,
+        num_channels: state.channels.channels().len() as u64,
         uptime,
-        num_subs: 0,
+        num_subs: state
+            .channels
+            .channels()
+            .iter()
+            .map(|c| c.num_clients as u64)
+            .sum(),
     };
     InfoResult {
         nodes: vec![node],

@@ -2,19 +2,26 @@
 //! style of Centrifugo's HTTP API. Each method lives in its own file with
 //! its request parsing and its effect.
 
+mod batch;
+mod channel_error;
+mod channels;
 mod connections;
 mod disconnect;
+mod history;
 mod info;
+mod presence;
+mod publish;
 mod send;
 
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use switchboard_protocol::api::{code, ApiError};
 
 use crate::reply;
@@ -63,6 +70,22 @@ pub async fn call(
     }
 }
 
+/// Every method, for the "unknown method" message.
+const METHODS: &[&str] = &[
+    "info",
+    "connections",
+    "send",
+    "disconnect",
+    "publish",
+    "broadcast",
+    "presence",
+    "presence_stats",
+    "history",
+    "history_remove",
+    "channels",
+    "batch",
+];
+
 async fn dispatch(
     state: &AppState,
     peer: SocketAddr,
@@ -71,17 +94,45 @@ async fn dispatch(
 ) -> Result<Response, Failure> {
     authorize(&state.config.api.key, peer, request.headers())?;
     let body = read_body(request, state.config.api.max_body_size).await?;
-    match method {
-        "info" => info::call(state, parse(&body)?),
-        "connections" => connections::call(state, parse(&body)?),
-        "send" => send::call(state, parse(&body)?),
-        "disconnect" => disconnect::call(state, parse(&body)?),
-        other => Err(Failure::new(
+    if !METHODS.contains(&method) {
+        return Err(Failure::new(
             StatusCode::NOT_FOUND,
             code::METHOD_NOT_FOUND,
-            format!("unknown method {other:?}; methods: info, connections, send, disconnect"),
-        )),
+            format!("unknown method {method:?}; methods: {}", METHODS.join(", ")),
+        ));
     }
+    let params = parse(&body)?;
+    if method == "batch" {
+        // Centrifugo answers a batch with `{"replies": […]}`, not wrapped in
+        // `result`; its SDKs read it that way.
+        let result = batch::call(state, params_of(params)?).await?;
+        return Ok(axum::Json(result).into_response());
+    }
+    Ok(reply::result(run(state, method, params).await?))
+}
+
+/// Runs one method (not `batch`) on parsed parameters; `batch` calls this
+/// for each of its commands, so both paths are the same code.
+async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Failure> {
+    match method {
+        "info" => json(info::call(state, params_of(params)?)),
+        "connections" => json(connections::call(state, params_of(params)?)),
+        "send" => json(send::call(state, params_of(params)?)),
+        "disconnect" => json(disconnect::call(state, params_of(params)?)),
+        "publish" => json(publish::publish(state, params_of(params)?).await),
+        "broadcast" => json(publish::broadcast(state, params_of(params)?).await),
+        "presence" => presence::presence(state, params_of(params)?).await,
+        "presence_stats" => presence::presence_stats(state, params_of(params)?).await,
+        "history" => history::history(state, params_of(params)?).await,
+        "history_remove" => history::history_remove(state, params_of(params)?).await,
+        "channels" => json(channels::call(state, params_of(params)?)),
+        other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
+    }
+}
+
+fn json<T: serde::Serialize>(result: Result<T, Failure>) -> Result<Value, Failure> {
+    // Our result types always serialise.
+    result.map(|value| serde_json::to_value(value).unwrap_or(Value::Null))
 }
 
 /// With a key configured, `X-API-Key: KEY` (or Centrifugo's older
@@ -136,27 +187,32 @@ async fn read_body(request: Request<Body>, limit: usize) -> Result<bytes::Bytes,
     }
 }
 
-/// Parses a JSON body; an empty body is an empty object, as for `info`.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+/// Parses a JSON body into an object; an empty body is `{}`, as for `info`.
+fn parse(body: &[u8]) -> Result<Value, Failure> {
     let body = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
     };
-    // serde would read a JSON array into a struct by position (`[null, null, 5]`
-    // as `limit: 5`); parameters are named, so only an object is a request.
-    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return Err(Failure::new(
-            StatusCode::BAD_REQUEST,
-            code::BAD_REQUEST,
-            "invalid JSON body: expected a JSON object with named parameters",
-        ));
+    let invalid =
+        |message: String| Failure::new(StatusCode::BAD_REQUEST, code::BAD_REQUEST, message);
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(invalid(
+            "expected a JSON object with named parameters".into(),
+        )),
+        Err(err) => Err(invalid(format!("invalid JSON body: {err}"))),
     }
-    serde_json::from_slice(body).map_err(|err| {
+}
+
+/// A method's typed parameters; a field of the wrong type or an unknown
+/// field is the caller's mistake in the request body (400).
+fn params_of<T: DeserializeOwned>(params: Value) -> Result<T, Failure> {
+    serde_json::from_value(params).map_err(|err| {
         Failure::new(
             StatusCode::BAD_REQUEST,
             code::BAD_REQUEST,
-            format!("invalid JSON body: {err}"),
+            format!("invalid parameters: {err}"),
         )
     })
 }

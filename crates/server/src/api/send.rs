@@ -1,6 +1,5 @@
 //! `send`: a message to one connection, a list, an endpoint, a user, or all.
 
-use axum::response::Response;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
@@ -10,11 +9,10 @@ use switchboard_protocol::payload::wrap_envelope;
 use switchboard_transport::OutMessage;
 
 use super::{parse_ids, Failure};
-use crate::reply;
 use crate::state::AppState;
 
 /// Validates the request, encodes the payload once per format, fans it out.
-pub fn call(state: &AppState, request: SendRequest) -> Result<Response, Failure> {
+pub fn call(state: &AppState, request: SendRequest) -> Result<SendResult, Failure> {
     let ids = parse_ids(request.connections.as_deref().unwrap_or_default());
     let one = request
         .connection
@@ -29,7 +27,7 @@ pub fn call(state: &AppState, request: SendRequest) -> Result<Response, Failure>
     ) {
         (Some(one), None, None, None, None) => match one.first() {
             Some(id) => Target::Connection(*id),
-            None => return Ok(reply::result(SendResult::default())),
+            None => return Ok(SendResult::default()),
         },
         (None, Some(_), None, None, None) => Target::Connections(&ids),
         (None, None, Some(path), None, None) => {
@@ -52,10 +50,10 @@ pub fn call(state: &AppState, request: SendRequest) -> Result<Response, Failure>
         Format::Plain => plain.clone(),
         Format::Envelope => envelope.clone(),
     });
-    Ok(reply::result(SendResult {
+    Ok(SendResult {
         delivered: delivery.delivered,
         dropped: delivery.dropped,
-    }))
+    })
 }
 
 /// The frame for plain endpoints and the one for envelope endpoints.

@@ -194,6 +194,7 @@ impl ChannelsSession {
                 data,
                 Some(self.client.clone()),
                 BTreeMap::new(),
+                false,
             )
             .await;
         match published {
