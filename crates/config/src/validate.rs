@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::channels::{ChannelsConfig, NamespaceOptions};
 use crate::error::{closest, ConfigError};
 use crate::load::REDACTED;
-use crate::model::{Config, EndpointConfig, HeartbeatMode};
+use crate::model::{Config, EndpointConfig, HeartbeatMode, Mode};
 use crate::path::quote;
 use crate::welcome::{placeholders, WELCOME_PLACEHOLDERS};
 
@@ -157,6 +157,14 @@ fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
     }
     check_heartbeat(i, e)?;
     check_welcome(&key("welcome_message"), &e.welcome_message)?;
+    if e.welcome && e.mode == Mode::Channels {
+        return Err(ConfigError::new(
+            key("welcome"),
+            "true",
+            "a channels endpoint speaks the Centrifugo protocol, where a welcome frame would be a protocol error",
+            "set welcome = false on this endpoint",
+        ));
+    }
     for (name, bits) in [
         (
             "deflate.server_max_window_bits",

@@ -49,6 +49,8 @@ pub enum Format {
     Plain,
     /// Wrapped in a message object (`{"payload": …}`).
     Envelope,
+    /// A `channels` connection: wrapped in the protocol's `message` push.
+    ChannelsPush,
 }
 
 /// A registered connection.
@@ -191,20 +193,27 @@ impl Hub {
     }
 
     /// Queues a message to every target. `message` gives the encoding for
-    /// each format, built once by the caller and shared by reference count.
+    /// each format (`None`: that format cannot carry it, and such
+    /// connections are skipped), built once per format and shared by
+    /// reference count.
     pub fn send(
         &self,
         target: Target<'_>,
         exclude: &[ConnectionId],
-        message: impl Fn(Format) -> OutMessage,
+        message: impl Fn(Format) -> Option<OutMessage>,
     ) -> Delivery {
         let plain = message(Format::Plain);
         let envelope = message(Format::Envelope);
+        let push = message(Format::ChannelsPush);
         let mut delivery = Delivery::default();
         self.for_each(target, exclude, |entry| {
-            let msg = match entry.format {
-                Format::Plain => plain.clone(),
-                Format::Envelope => envelope.clone(),
+            let encoded = match entry.format {
+                Format::Plain => &plain,
+                Format::Envelope => &envelope,
+                Format::ChannelsPush => &push,
+            };
+            let Some(msg) = encoded.clone() else {
+                return;
             };
             match entry.outbound.send(msg) {
                 Ok(()) => delivery.delivered += 1,
@@ -287,11 +296,12 @@ mod tests {
         )
     }
 
-    fn text(format: Format) -> OutMessage {
-        OutMessage::text(match format {
+    fn text(format: Format) -> Option<OutMessage> {
+        Some(OutMessage::text(match format {
             Format::Plain => "plain",
             Format::Envelope => "envelope",
-        })
+            Format::ChannelsPush => "push",
+        }))
     }
 
     #[test]

@@ -153,6 +153,9 @@ impl Endpoint {
 
     /// How server-sent data is framed for its connections.
     pub fn format(&self) -> Format {
+        if self.config.mode == Mode::Channels {
+            return Format::ChannelsPush;
+        }
         match self.config.format {
             EventFormat::Payload => Format::Plain,
             EventFormat::Envelope => Format::Envelope,

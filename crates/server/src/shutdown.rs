@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use switchboard_hub::Target;
+use serde_json::value::RawValue;
+use switchboard_hub::{Format, Target};
+use switchboard_protocol::client::Push;
 use switchboard_transport::close::code;
 use switchboard_transport::{CloseFrame, OutMessage};
 
@@ -27,7 +29,14 @@ pub async fn drain(state: &AppState) -> ShutdownReport {
 
     if let Some(notice) = &state.config.server.shutdown_notice {
         let message = OutMessage::text(notice.clone());
-        state.hub.send(Target::All, &[], |_| message.clone());
+        // Channels clients only understand protocol frames: a `message` push.
+        let push = RawValue::from_string(serde_json::Value::from(notice.as_str()).to_string())
+            .ok()
+            .map(|raw| OutMessage::text(Push::Message(&raw).to_line("")));
+        state.hub.send(Target::All, &[], |format| match format {
+            Format::ChannelsPush => push.clone(),
+            Format::Plain | Format::Envelope => Some(message.clone()),
+        });
     }
     let frame = CloseFrame::new(code::GOING_AWAY, "server shutting down");
     let notified = state.hub.disconnect(Target::All, &[], &frame);

@@ -479,3 +479,13 @@ fn hand_built_channels_are_validated_too() {
     c.channels.pong_timeout = c.channels.ping_interval;
     assert_eq!(c.validate().unwrap_err().key, "channels.pong_timeout_ms");
 }
+
+#[test]
+fn welcome_on_a_channels_endpoint_is_refused() {
+    let err = crate::Config::from_toml_str(
+        "[[endpoints]]\npath = \"/c\"\nmode = \"channels\"\nwelcome = true\n",
+    )
+    .unwrap_err();
+    assert_eq!(err.key, "endpoints[0].welcome");
+    assert!(err.fix.contains("welcome = false"), "{err}");
+}

@@ -45,15 +45,30 @@ pub fn call(state: &AppState, request: SendRequest) -> Result<SendResult, Failur
         }
     };
     let (plain, envelope) = encode(&request)?;
+    let push = channels_push(&request);
     let exclude = parse_ids(&request.exclude);
     let delivery = state.hub.send(target, &exclude, |format| match format {
-        Format::Plain => plain.clone(),
-        Format::Envelope => envelope.clone(),
+        Format::Plain => Some(plain.clone()),
+        Format::Envelope => Some(envelope.clone()),
+        Format::ChannelsPush => push.clone(),
     });
     Ok(SendResult {
         delivered: delivery.delivered,
         dropped: delivery.dropped,
     })
+}
+
+/// The `message` push for `channels` connections: `data` as is, `text` as
+/// a JSON string. Binary has no JSON form, so channels connections skip it.
+fn channels_push(request: &SendRequest) -> Option<OutMessage> {
+    let data = match (&request.data, &request.text) {
+        (Some(data), _) => data.to_string(),
+        (None, Some(text)) => serde_json::Value::from(text.as_str()).to_string(),
+        (None, None) => return None,
+    };
+    let raw = serde_json::value::RawValue::from_string(data).ok()?;
+    let line = switchboard_protocol::client::Push::Message(&raw).to_line("");
+    Some(OutMessage::text(Bytes::from(line)))
 }
 
 /// The frame for plain endpoints and the one for envelope endpoints.
