@@ -224,17 +224,18 @@ impl Hub {
         delivery
     }
 
-    /// Asks every target to close with `frame`; returns how many were told.
+    /// Asks every target to close with the frame `frame` gives for its
+    /// format; returns how many were told.
     pub fn disconnect(
         &self,
         target: Target<'_>,
         exclude: &[ConnectionId],
-        frame: &CloseFrame,
+        frame: impl Fn(Format) -> CloseFrame,
     ) -> u64 {
         let mut count = 0;
         self.for_each(target, exclude, |entry| {
             if !entry.outbound.is_closed() {
-                entry.outbound.close(frame.clone());
+                entry.outbound.close(frame(entry.format));
                 count += 1;
             }
         });
@@ -333,8 +334,14 @@ mod tests {
         assert_eq!(hub.len(), 2);
         assert_eq!(hub.send(Target::Connection(c), &[], text).delivered, 0);
         let frame = CloseFrame::new(4000, "bye");
-        assert_eq!(hub.disconnect(Target::User("u1"), &[], &frame), 1);
-        assert_eq!(hub.disconnect(Target::User("u1"), &[], &frame), 0);
+        assert_eq!(
+            hub.disconnect(Target::User("u1"), &[], |_| frame.clone()),
+            1
+        );
+        assert_eq!(
+            hub.disconnect(Target::User("u1"), &[], |_| frame.clone()),
+            0
+        );
         assert!(ea.outbound.is_closed());
     }
 

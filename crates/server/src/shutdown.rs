@@ -39,7 +39,7 @@ pub async fn drain(state: &AppState) -> ShutdownReport {
         });
     }
     let frame = CloseFrame::new(code::GOING_AWAY, "server shutting down");
-    let notified = state.hub.disconnect(Target::All, &[], &frame);
+    let notified = state.hub.disconnect(Target::All, &[], |_| frame.clone());
 
     life.sessions.close();
     let deadline = state.config.server.drain_timeout;

@@ -1,8 +1,9 @@
 //! `disconnect`: close one connection or all of a user's, with a code and
 //! reason (the Node-RED "drop" node). Centrifugo's request shape.
 
-use switchboard_hub::Target;
+use switchboard_hub::{Format, Target};
 use switchboard_protocol::api::{DisconnectRequest, DisconnectResult};
+use switchboard_protocol::client::disconnect;
 use switchboard_transport::close::{is_application_code, MAX_REASON_LEN};
 use switchboard_transport::CloseFrame;
 
@@ -11,7 +12,7 @@ use crate::state::AppState;
 
 /// Validates the request and asks the targets to close.
 pub fn call(state: &AppState, request: DisconnectRequest) -> Result<DisconnectResult, Failure> {
-    let frame = match &request.disconnect {
+    let given = match &request.disconnect {
         Some(spec) => {
             if !is_application_code(spec.code) {
                 return Err(Failure::bad_params(format!(
@@ -25,9 +26,20 @@ pub fn call(state: &AppState, request: DisconnectRequest) -> Result<DisconnectRe
                     spec.reason.len()
                 )));
             }
-            CloseFrame::new(spec.code, spec.reason.clone())
+            Some(CloseFrame::new(spec.code, spec.reason.clone()))
         }
-        None => CloseFrame::new(1000, "disconnected by server"),
+        None => None,
+    };
+    // Without a code: a normal close for raw connections; for channels
+    // connections Centrifugo's "force disconnect" (3503), which tells the
+    // SDKs not to reconnect — a plain 1000 would make them come right back.
+    let frame = |format: Format| match (&given, format) {
+        (Some(frame), _) => frame.clone(),
+        (None, Format::ChannelsPush) => {
+            let code = disconnect::FORCE_NO_RECONNECT;
+            CloseFrame::new(code.code, code.reason)
+        }
+        (None, Format::Plain | Format::Envelope) => CloseFrame::new(1000, "disconnected by server"),
     };
     let whitelist = parse_ids(&request.whitelist);
     let client = request.client.as_ref().or(request.session.as_ref());
@@ -50,12 +62,12 @@ pub fn call(state: &AppState, request: DisconnectRequest) -> Result<DisconnectRe
             if owned {
                 state
                     .hub
-                    .disconnect(Target::Connection(*id), &whitelist, &frame)
+                    .disconnect(Target::Connection(*id), &whitelist, frame)
             } else {
                 0
             }
         }
-        (None, Some(user)) => state.hub.disconnect(Target::User(user), &whitelist, &frame),
+        (None, Some(user)) => state.hub.disconnect(Target::User(user), &whitelist, frame),
         (None, None) => return Err(Failure::bad_params("give client (a connection id) or user")),
     };
     Ok(DisconnectResult { disconnected })
