@@ -41,9 +41,15 @@ pub struct ChannelsConfig {
     /// offline/online pair.
     #[serde(rename = "user_offline_grace_ms", with = "crate::duration::millis")]
     pub user_offline_grace: Duration,
-    /// Accept connections without a token, as anonymous users. Default true
-    /// (token authentication is not configurable yet).
+    /// Accept connections without a token, as anonymous users. Default true.
     pub allow_anonymous: bool,
+    /// Secret for HMAC-signed (HS256/HS384/HS512) connection tokens in
+    /// Centrifugo's JWT format: `sub` becomes the user id, `info` the
+    /// connection info shown in presence, `exp` (optional) its expiry.
+    /// Default empty: a connect with a token is refused with 101. At least
+    /// 32 bytes, the size of the HS256 digest, so the key is not the weak
+    /// link.
+    pub token_hmac_secret: String,
     /// `[channels.default]`: options of channels without a namespace prefix.
     pub default: NamespaceOptions,
     /// `[[channels.namespaces]]`: named namespaces; a channel `ns:rest`
@@ -61,6 +67,7 @@ impl Default for ChannelsConfig {
             pong_timeout: Duration::from_secs(8),
             user_offline_grace: Duration::from_secs(5),
             allow_anonymous: true,
+            token_hmac_secret: String::new(),
             default: NamespaceOptions::default(),
             namespaces: Vec::new(),
         }

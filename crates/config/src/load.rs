@@ -47,11 +47,14 @@ impl Config {
     }
 
     /// The configuration as TOML, as `switchboard check-config` prints it.
-    /// A non-empty `api.key` is shown as [`REDACTED`].
+    /// A non-empty `api.key` or `channels.token_hmac_secret` is shown as [`REDACTED`].
     pub fn to_toml_string(&self) -> String {
         let mut shown = self.clone();
         if !shown.api.key.is_empty() {
             shown.api.key = REDACTED.to_string();
+        }
+        if !shown.channels.token_hmac_secret.is_empty() {
+            shown.channels.token_hmac_secret = REDACTED.to_string();
         }
         // Only a hand-built value beyond TOML's i64 range can fail here.
         shown

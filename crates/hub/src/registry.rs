@@ -150,6 +150,13 @@ impl Hub {
         }
     }
 
+    /// Replaces a connection's metadata (after authentication sets its user).
+    pub fn update_info(&self, id: ConnectionId, info: Arc<ConnectionInfo>) {
+        if let Some(entry) = self.shard(&id).get_mut(&id) {
+            entry.info = info;
+        }
+    }
+
     /// Open connections.
     pub fn len(&self) -> usize {
         self.inner.len.load(Ordering::Relaxed)

@@ -262,8 +262,8 @@ pub struct StreamPositionParam {
 pub struct PublishRequest {
     /// The channel.
     pub channel: String,
-    /// The payload (any JSON).
-    #[serde(default)]
+    /// The payload (any JSON, `null` included; absent is `None`).
+    #[serde(default, deserialize_with = "present")]
     pub data: Option<Value>,
     /// Do not keep this publication in history.
     #[serde(default)]
@@ -290,6 +290,13 @@ pub struct PublishResult {
     pub epoch: String,
 }
 
+/// A field that is present: `Some`, even for `null` (which a plain
+/// `Option<Value>` would read as absent). A client may publish `null`, so
+/// the API may as well.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -300,8 +307,8 @@ fn is_zero(n: &u64) -> bool {
 pub struct BroadcastRequest {
     /// The channels.
     pub channels: Vec<String>,
-    /// The payload.
-    #[serde(default)]
+    /// The payload (any JSON, `null` included; absent is `None`).
+    #[serde(default, deserialize_with = "present")]
     pub data: Option<Value>,
     /// Do not keep it in history.
     #[serde(default)]

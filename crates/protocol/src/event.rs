@@ -46,6 +46,10 @@ pub enum EventType {
     Error,
     /// A `channels` client called `rpc`.
     Rpc,
+    /// A user's first connection opened.
+    UserOnline,
+    /// A user's last connection closed and none opened within the grace period.
+    UserOffline,
 }
 
 /// How the client's frame was read.
@@ -150,6 +154,16 @@ impl Event {
             envelope: decoded.envelope,
             ..Self::new(EventType::Message, connection)
         }
+    }
+
+    /// `user_online` or `user_offline`, about the connection that caused it.
+    pub fn user(connection: Arc<ConnectionInfo>, online: bool) -> Self {
+        let event = if online {
+            EventType::UserOnline
+        } else {
+            EventType::UserOffline
+        };
+        Self::new(event, connection)
     }
 
     /// An `rpc` event: `message` is the call's data.

@@ -18,6 +18,7 @@ mod router;
 mod server;
 mod shutdown;
 mod state;
+mod users;
 mod ws;
 
 pub use server::{RunningServer, Server, ServerBuilder, ShutdownReport, StartError};

@@ -17,6 +17,7 @@ use crate::channels::keepalive::KeepAlive;
 use crate::channels::namespaces;
 use crate::endpoint::Endpoint;
 use crate::state::{AppState, Lifecycle, Shared};
+use crate::users::Users;
 use crate::{listener, router, shutdown};
 
 /// Why a server could not start.
@@ -126,12 +127,14 @@ impl ServerBuilder {
             Arc::new(MemoryPresence::new()),
             namespaces::resolver(&config.channels),
         );
+        let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
         let state: AppState = Arc::new(Shared {
             config,
             endpoints,
             hub: Hub::new(),
             channels,
             keepalive: Arc::new(KeepAlive::default()),
+            users,
             bus,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),

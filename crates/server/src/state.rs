@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::channels::keepalive::KeepAlive;
 use crate::endpoint::Endpoint;
+use crate::users::Users;
 
 /// Shared server state; cloned as `Arc<Shared>` into every handler.
 pub struct Shared {
@@ -26,6 +27,8 @@ pub struct Shared {
     pub channels: ChannelHub,
     /// Protocol-level pings of `channels` sessions.
     pub keepalive: Arc<KeepAlive>,
+    /// Online users (`user_online` / `user_offline` events).
+    pub users: Arc<Users>,
     /// Where events go.
     pub bus: EventBus,
     /// Shutdown state.

@@ -489,3 +489,21 @@ fn welcome_on_a_channels_endpoint_is_refused() {
     assert_eq!(err.key, "endpoints[0].welcome");
     assert!(err.fix.contains("welcome = false"), "{err}");
 }
+
+#[test]
+fn token_secret_is_checked_and_redacted() {
+    let short =
+        crate::Config::from_toml_str("[channels]\ntoken_hmac_secret = \"short\"\n").unwrap_err();
+    assert_eq!(short.key, "channels.token_hmac_secret");
+    assert_eq!(short.value, "(hidden)", "the secret must not be echoed");
+    let secret = "0123456789abcdef0123456789abcdef";
+    let ok =
+        crate::Config::from_toml_str(&format!("[channels]\ntoken_hmac_secret = \"{secret}\"\n"))
+            .unwrap();
+    let shown = ok.to_toml_string();
+    assert!(!shown.contains(secret));
+    assert!(
+        crate::Config::from_toml_str(&shown).is_err(),
+        "the placeholder is not a secret"
+    );
+}

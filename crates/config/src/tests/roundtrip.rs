@@ -73,6 +73,7 @@ fn everything_set() -> Config {
             pong_timeout: Duration::from_millis(1499),
             user_offline_grace: Duration::ZERO,
             allow_anonymous: false,
+            token_hmac_secret: "0123456789abcdef0123456789abcdef".into(),
             default: every_option_set(),
             namespaces: vec![
                 Namespace {

@@ -51,6 +51,11 @@ pub mod disconnect {
         code: 3001,
         reason: "shutdown",
     };
+    /// The connection token expired and was not refreshed (reconnect with a new token).
+    pub const EXPIRED: DisconnectCode = DisconnectCode {
+        code: 3005,
+        reason: "expired",
+    };
     /// Internal server error (reconnect).
     pub const SERVER_ERROR: DisconnectCode = DisconnectCode {
         code: 3004,
@@ -75,6 +80,11 @@ pub mod disconnect {
     pub const NO_PONG: DisconnectCode = DisconnectCode {
         code: 3012,
         reason: "no pong",
+    };
+    /// The connection token is malformed or wrongly signed (no reconnect).
+    pub const INVALID_TOKEN: DisconnectCode = DisconnectCode {
+        code: 3500,
+        reason: "invalid token",
     };
     /// Bad request: a malformed command (no reconnect).
     pub const BAD_REQUEST: DisconnectCode = DisconnectCode {

@@ -20,5 +20,5 @@ pub use command::{
 };
 pub use reply::{
     ClientInfoWire, ConnectResult, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublicationWire, Push, Reply, ReplyError, SubscribeResult, UnsubscribePush,
+    PublicationWire, Push, RefreshResult, Reply, ReplyError, SubscribeResult, UnsubscribePush,
 };

@@ -135,6 +135,20 @@ pub struct ConnectResult<'a> {
     pub node: &'a str,
 }
 
+/// `refresh` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RefreshResult<'a> {
+    /// The connection id.
+    pub client: &'a str,
+    /// Server version.
+    pub version: &'a str,
+    /// The connection expires.
+    pub expires: bool,
+    /// Seconds until it expires.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub ttl: u32,
+}
+
 /// `presence` result.
 #[derive(Debug, Clone, Serialize)]
 pub struct PresenceResult<'a> {
@@ -193,6 +207,8 @@ pub enum Reply<'a> {
     History(HistoryResult<'a>),
     /// `ping`.
     Ping,
+    /// `refresh`.
+    Refresh(RefreshResult<'a>),
 }
 
 impl Reply<'_> {
@@ -219,6 +235,7 @@ impl Reply<'_> {
             Reply::PresenceStats(r) => map.serialize_entry("presence_stats", r)?,
             Reply::History(r) => map.serialize_entry("history", r)?,
             Reply::Ping => map.serialize_entry("ping", &empty)?,
+            Reply::Refresh(r) => map.serialize_entry("refresh", r)?,
         }
         map.end()
     }

@@ -7,13 +7,12 @@ use switchboard_broker::{HistoryQuery, StreamPosition};
 use switchboard_hub::channels::{client_info_wire, publication_wire};
 use switchboard_hub::{ChannelError, Subscribed, SubscriberRef};
 use switchboard_protocol::client::{
-    error, ChannelRequest, ConnectRequest, ConnectResult, HistoryRequest, HistoryResult,
-    PresenceResult, PresenceStatsResult, PublishRequest, Reply, ReplyError, RpcRequest,
-    SendRequest, SubscribeRequest, SubscribeResult,
+    error, ChannelRequest, HistoryRequest, HistoryResult, PresenceResult, PresenceStatsResult,
+    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubscribeRequest, SubscribeResult,
 };
 use switchboard_protocol::event::Event;
 use switchboard_protocol::payload;
-use switchboard_transport::{CloseFrame, OutMessage};
+use switchboard_transport::OutMessage;
 
 use super::session::ChannelsSession;
 
@@ -55,7 +54,7 @@ fn subscribe_result(outcome: &Subscribed) -> SubscribeResult<'_> {
 }
 
 impl ChannelsSession {
-    fn fail(&self, id: u32, err: ReplyError) {
+    pub(super) fn fail(&self, id: u32, err: ReplyError) {
         self.reply(id, &Reply::Error(err));
     }
 
@@ -79,45 +78,6 @@ impl ChannelsSession {
             }
             None => true,
         }
-    }
-
-    pub(super) fn connect(&mut self, id: u32, req: ConnectRequest) -> Result<(), CloseFrame> {
-        let config = &self.state.config.channels;
-        if self.connected {
-            return Err(super::session::close(
-                switchboard_protocol::client::disconnect::BAD_REQUEST,
-            ));
-        }
-        if !req.token.is_empty() || !config.allow_anonymous {
-            // Tokens arrive with authentication; until then only anonymous
-            // connections exist, and refusing a token beats ignoring it.
-            let message = if req.token.is_empty() {
-                "anonymous connections are not allowed"
-            } else {
-                "connection tokens are not supported yet"
-            };
-            self.fail(id, ReplyError::new(error::UNAUTHORIZED, message));
-            return Ok(());
-        }
-        self.connected = true;
-        self.ping = Some(
-            self.state
-                .keepalive
-                .register(self.id, self.outbound.clone()),
-        );
-        let result = ConnectResult {
-            client: &self.conn.id,
-            version: env!("CARGO_PKG_VERSION"),
-            expires: false,
-            ttl: 0,
-            data: None,
-            subs: BTreeMap::new(),
-            ping: config.ping_interval.as_secs().max(1) as u32,
-            pong: true,
-            node: &self.state.node_uid,
-        };
-        self.reply(id, &Reply::Connect(result));
-        Ok(())
     }
 
     pub(super) async fn subscribe(&mut self, id: u32, req: SubscribeRequest) {
@@ -311,11 +271,11 @@ impl ChannelsSession {
         );
     }
 
-    /// `refresh` / `sub_refresh`: nothing expires until tokens exist.
-    pub(super) fn not_expiring(&mut self, id: u32) {
+    /// `sub_refresh`: subscriptions have no tokens, so nothing expires.
+    pub(super) fn sub_refresh(&mut self, id: u32) {
         self.fail(
             id,
-            ReplyError::new(error::NOT_AVAILABLE, "nothing expires on this connection"),
+            ReplyError::new(error::NOT_AVAILABLE, "subscriptions do not expire"),
         );
     }
 }

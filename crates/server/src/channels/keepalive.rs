@@ -1,7 +1,9 @@
 //! The protocol-level ping of `channels` sessions: every `ping_interval`
 //! the server sends `{}`; a client that has not answered `{}` within
-//! `pong_timeout` is disconnected with 3012 "no pong". One task walks every
-//! session, so a connection costs two atomics here, not a timer.
+//! `pong_timeout` is disconnected with 3012 "no pong"; a connection whose
+//! token expired without a refresh is disconnected with 3005 "expired".
+//! One task walks every session, so a connection costs three atomics here,
+//! not a timer.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +23,8 @@ pub struct PingState {
     last_ping: AtomicU64,
     /// When the unanswered ping was sent (0: none pending).
     awaiting_since: AtomicU64,
+    /// When the connection's token expires (Unix seconds; 0: never).
+    expires_at: AtomicU64,
 }
 
 impl PingState {
@@ -28,6 +32,19 @@ impl PingState {
     pub fn pong(&self) {
         self.awaiting_since.store(0, Ordering::Relaxed);
     }
+
+    /// Sets (or, after a refresh, moves) the expiry.
+    pub fn set_expiry(&self, unix_seconds: Option<u64>) {
+        self.expires_at
+            .store(unix_seconds.unwrap_or(0), Ordering::Relaxed);
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 /// Every `channels` session's ping state.
@@ -62,6 +79,7 @@ impl KeepAlive {
             outbound,
             last_ping: AtomicU64::new(self.now()),
             awaiting_since: AtomicU64::new(0),
+            expires_at: AtomicU64::new(0),
         });
         self.sessions().insert(id, state.clone());
         state
@@ -90,9 +108,17 @@ impl KeepAlive {
                 _ = ticker.tick() => {}
             }
             let now = self.now();
+            let unix = unix_now();
             for state in self.sessions().values() {
                 let awaiting = state.awaiting_since.load(Ordering::Relaxed);
-                if awaiting != 0 && now.saturating_sub(awaiting) >= timeout {
+                let expires_at = state.expires_at.load(Ordering::Relaxed);
+                if expires_at != 0 && unix >= expires_at {
+                    // Not refreshed in time: the SDK reconnects with a fresh token.
+                    let expired = disconnect::EXPIRED;
+                    state
+                        .outbound
+                        .close(CloseFrame::new(expired.code, expired.reason));
+                } else if awaiting != 0 && now.saturating_sub(awaiting) >= timeout {
                     let no_pong = disconnect::NO_PONG;
                     state
                         .outbound

@@ -7,9 +7,11 @@
 //!   one task rather than a timer per connection;
 //! - [`namespaces`]: channel options from the `[channels]` config.
 
+mod auth;
 mod commands;
 pub mod keepalive;
 pub mod namespaces;
 mod session;
+pub mod token;
 
 pub use session::ChannelsSession;

@@ -29,6 +29,8 @@ pub struct ChannelsSession {
     pub(super) connected: bool,
     pub(super) channels: BTreeSet<String>,
     pub(super) ping: Option<Arc<PingState>>,
+    /// The user the connect token named (`None`: anonymous).
+    pub(super) user: Option<String>,
 }
 
 impl ChannelsSession {
@@ -54,7 +56,13 @@ impl ChannelsSession {
             connected: false,
             channels: BTreeSet::new(),
             ping: None,
+            user: None,
         }
+    }
+
+    /// The connection's metadata as it is now (the user is set at connect).
+    pub fn connection_info(&self) -> Arc<ConnectionInfo> {
+        self.conn.clone()
     }
 
     /// Queues a reply line.
@@ -74,6 +82,9 @@ impl ChannelsSession {
                 .channels
                 .unsubscribe(self.id, &self.client, &channel)
                 .await;
+        }
+        if self.user.is_some() {
+            self.state.users.disconnected(&self.conn);
         }
     }
 
@@ -98,7 +109,8 @@ impl ChannelsSession {
             Method::Ping => self.reply(id, &Reply::Ping),
             Method::Send(req) => self.send(req),
             Method::Rpc(req) => self.rpc(id, req),
-            Method::Refresh(_) | Method::SubRefresh(_) => self.not_expiring(id),
+            Method::Refresh(req) => self.refresh(id, req)?,
+            Method::SubRefresh(_) => self.sub_refresh(id),
         }
         Ok(())
     }

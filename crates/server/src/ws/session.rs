@@ -108,6 +108,7 @@ impl Session {
         }
 
         let started = Instant::now();
+        let mut info = self.info.clone();
         let report = match ep.config.mode {
             Mode::Raw => {
                 let mut handler = RawHandler {
@@ -132,6 +133,8 @@ impl Session {
                 );
                 let report = self.drive(wire, outbound, &mut session).await;
                 session.close().await;
+                // Connect may have set the user: later events show it.
+                info = session.connection_info();
                 report
             }
         };
@@ -142,10 +145,10 @@ impl Session {
         tracing::debug!(code = report.close.code, reason = %report.close.reason, "disconnected");
 
         if let Some(error) = error_of(&report) {
-            state.bus.emit(Event::error(self.info.clone(), error));
+            state.bus.emit(Event::error(info.clone(), error));
         }
-        let info = disconnect_info(&report, started);
-        state.bus.emit(Event::disconnect(self.info, info));
+        let details = disconnect_info(&report, started);
+        state.bus.emit(Event::disconnect(info, details));
     }
 }
 

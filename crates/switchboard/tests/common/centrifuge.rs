@@ -122,10 +122,7 @@ impl Centrifuge {
     /// Sends a command that must succeed; returns its result.
     pub async fn call(&mut self, method: &str, params: Value) -> Value {
         let reply = self.command(method, params).await;
-        assert!(
-            reply.get("error").is_none(),
-            "{method} failed: {reply}"
-        );
+        assert!(reply.get("error").is_none(), "{method} failed: {reply}");
         reply
             .get(method)
             .cloned()
@@ -199,21 +196,22 @@ impl Centrifuge {
     }
 
     /// Reads (answering pings as configured) until the server has sent
-    /// `n` pings in total.
+    /// `n` pings in total; lines read meanwhile are kept.
     pub async fn wait_pings(&mut self, n: usize) {
-        while self.pings < n {
-            let line = self.next_line().await;
-            match line.get("id").and_then(Value::as_u64) {
-                Some(id) if id != 0 => {
-                    self.replies.insert(id, line);
+        tokio::time::timeout(WAIT, async {
+            while self.pings < n {
+                if let Err(closed) = self.read_frame().await {
+                    panic!("connection closed while waiting for pings: {closed:?}");
                 }
-                _ => self.pushes.push_back(line),
             }
-        }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("{n} pings not seen within {WAIT:?}"));
     }
 
-    /// Reads until the server closes the connection; returns the close
-    /// code and reason. Lines read meanwhile are kept.
+    /// Reads until the server closes the connection, completes the close
+    /// handshake and returns the close code and reason. Lines read
+    /// meanwhile are kept.
     pub async fn expect_close(&mut self) -> (u16, String) {
         let closed = tokio::time::timeout(WAIT, async {
             loop {
@@ -226,7 +224,17 @@ impl Centrifuge {
         .await
         .expect("server closes in time");
         match closed {
-            Closed::Frame(code, reason) => (code, reason),
+            Closed::Frame(code, reason) => {
+                // Keep polling so tungstenite sends its close reply, until the
+                // server ends the TCP connection: the server's session ends
+                // now rather than after its close timeout.
+                tokio::time::timeout(WAIT, async {
+                    while let Some(Ok(_)) = self.ws.next().await {}
+                })
+                .await
+                .expect("connection ends after the close handshake");
+                (code, reason)
+            }
             Closed::Ended(why) => panic!("connection ended without a close frame: {why}"),
         }
     }
@@ -291,7 +299,9 @@ impl Centrifuge {
 /// `{"push": body}` → `body`.
 fn unwrap_push(line: Value) -> Value {
     match line {
-        Value::Object(mut map) if map.contains_key("push") => map.remove("push").unwrap_or_default(),
+        Value::Object(mut map) if map.contains_key("push") => {
+            map.remove("push").unwrap_or_default()
+        }
         other => panic!("expected a push, got {other}"),
     }
 }
