@@ -9,8 +9,10 @@ use serde::{Deserialize, Serialize};
 
 /// A position in a channel's history stream. Offsets grow by one per
 /// publication; the epoch names one continuous life of the stream, and
-/// changes when the stream is lost (restart, expiry, eviction), so a client
-/// holding an old epoch knows its offset means nothing any more.
+/// changes when the stream is lost (with the memory broker: a restart; with
+/// Redis: a lost or evicted key), so a client holding an old epoch knows its
+/// offset means nothing any more. Publications expiring by age do not
+/// change it: offsets carry on, and a read that needs an expired one refuses.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StreamPosition {
     /// Offset of the last publication (0: none yet).

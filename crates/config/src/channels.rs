@@ -182,7 +182,7 @@ namespace_options! {
     /// `history_ttl_ms` is: a stream bounded in size but not in time would
     /// stay in memory forever after its channel went quiet.
     history_size: usize = 0,
-    /// How long a channel's history is kept after its last publication
+    /// How long each publication is kept in history after it was published
     /// (TOML `history_ttl_ms`, milliseconds). Default 0 (no history). Must
     /// be above 0 exactly when `history_size` is.
     #[serde(rename = "history_ttl_ms", with = "crate::duration::millis")]

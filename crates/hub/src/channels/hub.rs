@@ -12,7 +12,8 @@ use switchboard_transport::{OutMessage, Outbound};
 
 use super::encode::publication_frame;
 use super::fanout::{Channel, Fanout, Subscriber};
-use super::options::{ChannelOptions, OptionsResolver};
+use super::offline::{channel_users, OfflineQueues};
+use super::options::{ChannelOptions, OptionsResolver, UserDirectory};
 use crate::registry::ConnectionId;
 
 /// Why a channel operation was refused. The session and the API map each
@@ -84,6 +85,8 @@ struct Inner {
     broker: Arc<dyn Broker>,
     presence: Arc<dyn PresenceManager>,
     resolver: OptionsResolver,
+    online: UserDirectory,
+    offline: OfflineQueues,
 }
 
 /// Channel operations; a cheap handle.
@@ -109,11 +112,13 @@ pub struct SubscriberRef<'a> {
 }
 
 impl ChannelHub {
-    /// A hub over `broker` and `presence`; registers itself as the broker's handler.
+    /// A hub over `broker` and `presence`; registers itself as the broker's
+    /// handler. `online` tells whether a user has a connection, for offline queues.
     pub fn new(
         broker: Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
         resolver: OptionsResolver,
+        online: UserDirectory,
     ) -> Self {
         let fanout = Arc::new(Fanout::default());
         broker.set_handler(fanout.clone() as Arc<dyn BrokerHandler>);
@@ -123,6 +128,8 @@ impl ChannelHub {
                 broker,
                 presence,
                 resolver,
+                online,
+                offline: OfflineQueues::default(),
             }),
         }
     }
@@ -144,6 +151,12 @@ impl ChannelHub {
         reply: impl FnOnce(&Subscribed) -> OutMessage,
     ) -> Result<Subscribed, ChannelError> {
         let options = self.options(channel)?;
+        if let Some(mut users) = channel_users(channel) {
+            let user = who.info.user.as_str();
+            if user.is_empty() || !users.any(|u| u == user) {
+                return Err(ChannelError::PermissionDenied);
+            }
+        }
         let first = {
             let mut shard = self.inner.fanout.shard(channel);
             let ch = shard.entry(channel.to_owned()).or_insert_with(|| Channel {
@@ -192,7 +205,20 @@ impl ChannelHub {
                 Some(sub) if sub.overflowed => false,
                 Some(sub) => {
                     let _ = sub.outbound.send(message);
-                    for publication in sub.pending.take().unwrap_or_default() {
+                    // Publications kept while the user was offline are
+                    // older than anything buffered since, so they go first.
+                    let offline = match options.offline_queue {
+                        Some(q) => {
+                            self.inner
+                                .offline
+                                .take(&who.info.user, channel, q.ttl, now_ms())
+                        }
+                        None => Vec::new(),
+                    };
+                    for publication in offline
+                        .into_iter()
+                        .chain(sub.pending.take().unwrap_or_default())
+                    {
                         // Offsets are 0 without history: then everything buffered is new.
                         if publication.offset == 0 || publication.offset > top {
                             if let Some(frame) = publication_frame(channel, &publication) {
@@ -334,11 +360,32 @@ impl ChannelHub {
             time_ms: now_ms(),
         };
         let history = options.history.filter(|_| !skip_history);
-        Ok(self
+        let kept = publication.clone();
+        let position = self
             .inner
             .broker
             .publish(channel, publication, history)
-            .await?)
+            .await?;
+        if let (Some(queue), Some(users)) = (options.offline_queue, channel_users(channel)) {
+            let kept = Arc::new(Publication {
+                offset: if history.is_some() {
+                    position.offset
+                } else {
+                    0
+                },
+                ..kept
+            });
+            for user in users.filter(|u| !(self.inner.online)(u)) {
+                if !self.inner.offline.push(user, channel, kept.clone(), queue) {
+                    tracing::warn!(
+                        channel,
+                        user,
+                        "offline queue limit reached; publication not kept"
+                    );
+                }
+            }
+        }
+        Ok(position)
     }
 
     /// Who is present.
@@ -377,6 +424,11 @@ impl ChannelHub {
     pub async fn remove_history(&self, channel: &str) -> Result<(), ChannelError> {
         self.options(channel)?;
         Ok(self.inner.broker.remove_history(channel).await?)
+    }
+
+    /// Publications waiting in `user`'s offline queues.
+    pub fn offline_pending(&self, user: &str) -> usize {
+        self.inner.offline.pending(user)
     }
 
     /// Channels with subscribers on this node, sorted by name.

@@ -7,12 +7,14 @@
 mod encode;
 mod fanout;
 mod hub;
+mod offline;
 mod options;
 
 pub use encode::{client_info_wire, publication_frame, publication_wire, raw_json};
 pub use fanout::Fanout;
 pub use hub::{ChannelError, ChannelHub, ChannelSummary, Subscribed, SubscriberRef};
-pub use options::{ChannelOptions, OptionsResolver};
+pub use offline::{channel_users, OfflineQueueOptions, OfflineQueues};
+pub use options::{ChannelOptions, OptionsResolver, UserDirectory};
 
 /// Publications buffered for one subscriber while its subscribe reads
 /// history; past this the subscribe fails rather than grow without bound.

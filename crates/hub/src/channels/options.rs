@@ -29,7 +29,12 @@ pub struct ChannelOptions {
     pub last_value: bool,
     /// At most this many subscribers on this node (0: unlimited).
     pub max_subscribers: usize,
+    /// Offline queues for the users of user-limited channels.
+    pub offline_queue: Option<super::OfflineQueueOptions>,
 }
 
 /// Finds a channel's options; `None` for a channel in an unknown namespace.
 pub type OptionsResolver = Arc<dyn Fn(&str) -> Option<ChannelOptions> + Send + Sync>;
+
+/// Whether a user has an open connection (for offline queues).
+pub type UserDirectory = Arc<dyn Fn(&str) -> bool + Send + Sync>;

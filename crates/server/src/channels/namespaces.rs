@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use switchboard_broker::HistoryOptions;
 use switchboard_config::{ChannelsConfig, NamespaceOptions};
-use switchboard_hub::channels::OptionsResolver;
+use switchboard_hub::channels::{OfflineQueueOptions, OptionsResolver};
 use switchboard_hub::ChannelOptions;
 
 fn to_options(ns: &NamespaceOptions) -> ChannelOptions {
@@ -23,6 +23,10 @@ fn to_options(ns: &NamespaceOptions) -> ChannelOptions {
         echo_to_publisher: ns.echo_to_publisher,
         last_value: ns.last_value,
         max_subscribers: ns.max_subscribers,
+        offline_queue: (ns.offline_queue_size > 0).then_some(OfflineQueueOptions {
+            size: ns.offline_queue_size,
+            ttl: ns.offline_queue_ttl,
+        }),
     }
 }
 
