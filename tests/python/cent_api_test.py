@@ -415,17 +415,23 @@ async def scenario(port: int) -> None:
             api.broadcast(BroadcastRequest(channels=[ROOM], data={}, idempotency_key="k1")), 107)
         check("broadcast with idempotency_key -> API error 107 (not supported)", err.message)
 
-        for name, call in [
-            ("subscribe", lambda: api.subscribe(
-                SubscribeRequest(user="", channel=ROOM, client=alice.client_id))),
-            ("unsubscribe", lambda: api.unsubscribe(
-                UnsubscribeRequest(user="", channel=ROOM, client=alice.client_id))),
-            ("refresh", lambda: api.refresh(RefreshRequest(user="", client=alice.client_id))),
-        ]:
-            err = await expect_transport_error(call(), 404)
-            check(f"{name} -> CentTransportError (HTTP 404, method not found)", str(err))
+        # --- server-side subscriptions ---------------------------------------------
+        result = await api.unsubscribe(UnsubscribeRequest(user="", channel=ROOM, client=alice.client_id))
+        assert result.model_extra.get("connections") == 1, result
+        push = await alice.next_push("unsubscribe")
+        assert push == {"code": 2000, "reason": "server unsubscribe"}, push
+        check("unsubscribe (server API) -> alice gets the unsubscribe push 2000")
+        result = await api.subscribe(SubscribeRequest(user="", channel=ROOM, client=alice.client_id))
+        assert result.model_extra.get("connections") == 1, result
+        push = await alice.next_push("subscribe")
+        assert push.get("recoverable") is True and push.get("epoch"), push
+        check("subscribe (server API) -> alice gets the subscribe push, recoverable with an epoch")
+
+        err = await expect_transport_error(
+            api.refresh(RefreshRequest(user="", client=alice.client_id)), 404)
+        check("refresh -> CentTransportError (HTTP 404, method not found)", str(err))
         async with aiohttp.ClientSession(headers={"X-API-Key": API_KEY}) as http:
-            async with http.post(f"{api_url}/subscribe", json={},
+            async with http.post(f"{api_url}/refresh", json={},
                                  timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as resp:
                 body = await resp.json()
         assert resp.status == 404 and body["error"]["code"] == 104, (resp.status, body)

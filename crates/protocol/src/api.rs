@@ -396,3 +396,29 @@ pub struct BatchResult {
     /// The replies, in command order.
     pub replies: Vec<Value>,
 }
+
+/// `subscribe` / `unsubscribe` request (Centrifugo's shape): the user's
+/// connections, or one of them (`client`), join or leave a channel on the
+/// server's initiative.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSubscriptionRequest {
+    /// The user (`""` for anonymous connections, with `client`).
+    #[serde(default)]
+    pub user: String,
+    /// The channel.
+    pub channel: String,
+    /// Only this connection of the user.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Centrifugo's session id; here the same as a connection id.
+    #[serde(default)]
+    pub session: Option<String>,
+}
+
+/// `subscribe` / `unsubscribe` result (Centrifugo answers `{}`; the count is ours).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerSubscriptionResult {
+    /// Connections subscribed or unsubscribed.
+    pub connections: u64,
+}

@@ -4,8 +4,12 @@
 use bytes::Bytes;
 use serde_json::value::RawValue;
 use switchboard_broker::{ClientInfo, Publication};
-use switchboard_protocol::client::{ClientInfoWire, PublicationWire, Push};
+use switchboard_protocol::client::{
+    ClientInfoWire, PublicationWire, Push, SubscribeResult, UnsubscribePush,
+};
 use switchboard_transport::OutMessage;
+
+use super::hub::Subscribed;
 
 /// Borrows raw JSON bytes as a `RawValue`; `None` if they are not JSON
 /// (the hub only stores JSON it validated, so this is a guard, not a path).
@@ -48,4 +52,37 @@ pub fn presence_frame(channel: &str, info: &ClientInfo, leave: bool) -> OutMessa
         Push::Join(wire)
     };
     OutMessage::text(Bytes::from(push.to_line(channel)))
+}
+
+/// The subscribe result (in a reply, or in a `subscribe` push) for an outcome.
+pub fn subscribe_result(outcome: &Subscribed) -> SubscribeResult<'_> {
+    let position = outcome.position.as_ref();
+    SubscribeResult {
+        recoverable: outcome.recoverable,
+        positioned: outcome.recoverable,
+        epoch: position.map_or("", |p| p.epoch.as_str()),
+        offset: position.map_or(0, |p| p.offset),
+        publications: outcome
+            .publications
+            .iter()
+            .filter_map(|p| publication_wire(p))
+            .collect(),
+        recovered: outcome.recovered,
+        was_recovering: outcome.was_recovering,
+        ..SubscribeResult::default()
+    }
+}
+
+/// The `subscribe` push of a server-side subscription.
+pub fn subscribe_push(channel: &str, outcome: &Subscribed) -> OutMessage {
+    OutMessage::text(Bytes::from(
+        Push::Subscribe(subscribe_result(outcome)).to_line(channel),
+    ))
+}
+
+/// The `unsubscribe` push of a server-side unsubscribe.
+pub fn unsubscribe_push(channel: &str, code: u32, reason: &str) -> OutMessage {
+    OutMessage::text(Bytes::from(
+        Push::Unsubscribe(UnsubscribePush { code, reason }).to_line(channel),
+    ))
 }

@@ -11,7 +11,9 @@ use switchboard_broker::{
 use switchboard_transport::{OutMessage, Outbound};
 
 use super::encode::publication_frame;
+use super::encode::{subscribe_push, unsubscribe_push};
 use super::fanout::{Channel, Fanout, Subscriber};
+use super::members::Members;
 use super::offline::{channel_users, OfflineQueues};
 use super::options::{ChannelOptions, OptionsResolver, UserDirectory};
 use crate::registry::ConnectionId;
@@ -87,6 +89,7 @@ struct Inner {
     resolver: OptionsResolver,
     online: UserDirectory,
     offline: OfflineQueues,
+    members: Members,
 }
 
 /// Channel operations; a cheap handle.
@@ -130,6 +133,7 @@ impl ChannelHub {
                 resolver,
                 online,
                 offline: OfflineQueues::default(),
+                members: Members::default(),
             }),
         }
     }
@@ -234,6 +238,7 @@ impl ChannelHub {
             self.remove_subscriber(who.id, channel).await;
             return Err(ChannelError::InsufficientState);
         }
+        self.inner.members.add(&who.id, channel);
         if options.presence {
             self.inner.presence.add(channel, who.info.clone()).await?;
         }
@@ -328,6 +333,7 @@ impl ChannelHub {
         info: &Arc<ClientInfo>,
         channel: &str,
     ) -> bool {
+        self.inner.members.remove(&id, channel);
         let Some(options) = self.remove_subscriber(id, channel).await else {
             return false;
         };
@@ -424,6 +430,69 @@ impl ChannelHub {
     pub async fn remove_history(&self, channel: &str) -> Result<(), ChannelError> {
         self.options(channel)?;
         Ok(self.inner.broker.remove_history(channel).await?)
+    }
+
+    /// Makes a `channels` connection known, so the server API can reach its
+    /// subscriptions.
+    pub fn attach(&self, id: ConnectionId, outbound: Outbound, info: Arc<ClientInfo>) {
+        self.inner.members.attach(id, outbound, info);
+    }
+
+    /// Forgets a connection and leaves every channel it was in.
+    pub async fn detach(&self, id: ConnectionId) {
+        let Some(member) = self.inner.members.detach(&id) else {
+            return;
+        };
+        for channel in &member.channels {
+            self.unsubscribe(id, &member.info, channel).await;
+        }
+    }
+
+    /// Whether the connection is subscribed to `channel`.
+    pub fn is_subscribed(&self, id: &ConnectionId, channel: &str) -> bool {
+        self.inner.members.contains(id, channel)
+    }
+
+    /// How many channels the connection is subscribed to.
+    pub fn subscription_count(&self, id: &ConnectionId) -> usize {
+        self.inner.members.count(id)
+    }
+
+    /// A server-side subscription (server API `subscribe`): the connection
+    /// gets a `subscribe` push instead of a reply. `Ok(false)` when the
+    /// connection is not a connected `channels` connection.
+    pub async fn server_subscribe(
+        &self,
+        id: ConnectionId,
+        channel: &str,
+    ) -> Result<bool, ChannelError> {
+        let Some((outbound, info)) = self.inner.members.get(&id) else {
+            return Ok(false);
+        };
+        let who = SubscriberRef {
+            id,
+            outbound: &outbound,
+            info: &info,
+        };
+        self.subscribe(who, channel, None, |outcome| {
+            subscribe_push(channel, outcome)
+        })
+        .await?;
+        Ok(true)
+    }
+
+    /// A server-side unsubscribe (server API `unsubscribe`): the connection
+    /// gets an `unsubscribe` push (code 2000). Returns whether it was subscribed.
+    pub async fn server_unsubscribe(&self, id: ConnectionId, channel: &str) -> bool {
+        let Some((outbound, info)) = self.inner.members.get(&id) else {
+            return false;
+        };
+        if !self.unsubscribe(id, &info, channel).await {
+            return false;
+        }
+        let code = switchboard_protocol::client::unsubscribe::SERVER;
+        let _ = outbound.send(unsubscribe_push(channel, code, "server unsubscribe"));
+        true
     }
 
     /// Publications waiting in `user`'s offline queues.

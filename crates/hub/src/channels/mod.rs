@@ -7,10 +7,13 @@
 mod encode;
 mod fanout;
 mod hub;
+mod members;
 mod offline;
 mod options;
 
-pub use encode::{client_info_wire, publication_frame, publication_wire, raw_json};
+pub use encode::{
+    client_info_wire, publication_frame, publication_wire, raw_json, subscribe_result,
+};
 pub use fanout::Fanout;
 pub use hub::{ChannelError, ChannelHub, ChannelSummary, Subscribed, SubscriberRef};
 pub use offline::{channel_users, OfflineQueueOptions, OfflineQueues};

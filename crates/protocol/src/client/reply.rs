@@ -252,6 +252,8 @@ pub enum Push<'a> {
     Leave(ClientInfoWire<'a>),
     /// The server ended a subscription.
     Unsubscribe(UnsubscribePush<'a>),
+    /// The server subscribed the connection (a server-side subscription).
+    Subscribe(SubscribeResult<'a>),
     /// A message to this connection (server API `send`).
     Message(&'a RawValue),
 }
@@ -279,6 +281,7 @@ impl Push<'_> {
                     Push::Join(info) => map.serialize_entry("join", &Info { info })?,
                     Push::Leave(info) => map.serialize_entry("leave", &Info { info })?,
                     Push::Unsubscribe(u) => map.serialize_entry("unsubscribe", u)?,
+                    Push::Subscribe(r) => map.serialize_entry("subscribe", r)?,
                     Push::Message(data) => map.serialize_entry("message", &Data { data })?,
                 }
                 map.end()

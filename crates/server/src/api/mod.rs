@@ -12,6 +12,7 @@ mod info;
 mod presence;
 mod publish;
 mod send;
+mod subscriptions;
 
 use std::net::SocketAddr;
 
@@ -83,6 +84,8 @@ const METHODS: &[&str] = &[
     "history",
     "history_remove",
     "channels",
+    "subscribe",
+    "unsubscribe",
     "batch",
 ];
 
@@ -126,6 +129,8 @@ async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Fai
         "history" => history::history(state, params_of(params)?).await,
         "history_remove" => history::history_remove(state, params_of(params)?).await,
         "channels" => json(channels::call(state, params_of(params)?)),
+        "subscribe" => json(subscriptions::subscribe(state, params_of(params)?).await),
+        "unsubscribe" => json(subscriptions::unsubscribe(state, params_of(params)?).await),
         other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
     }
 }

@@ -67,6 +67,9 @@ impl ChannelsSession {
             self.set_identity(identity);
         }
         self.connected = true;
+        self.state
+            .channels
+            .attach(self.id, self.outbound.clone(), self.client.clone());
         let ping = self
             .state
             .keepalive

@@ -4,11 +4,11 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use switchboard_broker::{HistoryQuery, StreamPosition};
-use switchboard_hub::channels::{client_info_wire, publication_wire};
+use switchboard_hub::channels::{client_info_wire, publication_wire, subscribe_result};
 use switchboard_hub::{ChannelError, Subscribed, SubscriberRef};
 use switchboard_protocol::client::{
     error, ChannelRequest, HistoryRequest, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubscribeRequest, SubscribeResult,
+    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubscribeRequest,
 };
 use switchboard_protocol::event::Event;
 use switchboard_protocol::payload;
@@ -31,25 +31,6 @@ pub(super) fn reply_error(err: &ChannelError) -> ReplyError {
         code,
         message: err.to_string(),
         temporary,
-    }
-}
-
-/// The subscribe result for an outcome.
-fn subscribe_result(outcome: &Subscribed) -> SubscribeResult<'_> {
-    let position = outcome.position.as_ref();
-    SubscribeResult {
-        recoverable: outcome.recoverable,
-        positioned: outcome.recoverable,
-        epoch: position.map_or("", |p| p.epoch.as_str()),
-        offset: position.map_or(0, |p| p.offset),
-        publications: outcome
-            .publications
-            .iter()
-            .filter_map(|p| publication_wire(p))
-            .collect(),
-        recovered: outcome.recovered,
-        was_recovering: outcome.was_recovering,
-        ..SubscribeResult::default()
     }
 }
 
@@ -85,10 +66,12 @@ impl ChannelsSession {
         if !self.check_channel(id, &channel) {
             return;
         }
-        if self.channels.contains(&channel) {
+        if self.state.channels.is_subscribed(&self.id, &channel) {
             return self.fail(id, reply_error(&ChannelError::AlreadySubscribed));
         }
-        if self.channels.len() >= self.state.config.channels.max_channels_per_connection {
+        if self.state.channels.subscription_count(&self.id)
+            >= self.state.config.channels.max_channels_per_connection
+        {
             return self.fail(id, reply_error(&ChannelError::LimitExceeded));
         }
         let options = match self.state.channels.options(&channel) {
@@ -111,26 +94,21 @@ impl ChannelsSession {
             let line = Reply::Subscribe(subscribe_result(outcome)).to_line(id);
             OutMessage::text(Bytes::from(line))
         };
-        match self
+        let subscribed = self
             .state
             .channels
             .subscribe(who, &channel, recover, build_reply)
-            .await
-        {
-            Ok(_) => {
-                self.channels.insert(channel);
-            }
-            Err(err) => self.fail(id, reply_error(&err)),
+            .await;
+        if let Err(err) = subscribed {
+            self.fail(id, reply_error(&err));
         }
     }
 
     pub(super) async fn unsubscribe(&mut self, id: u32, req: ChannelRequest) {
-        if self.channels.remove(&req.channel) {
-            self.state
-                .channels
-                .unsubscribe(self.id, &self.client, &req.channel)
-                .await;
-        }
+        let channels = &self.state.channels;
+        channels
+            .unsubscribe(self.id, &self.client, &req.channel)
+            .await;
         self.reply(id, &Reply::Unsubscribe);
     }
 

@@ -1,6 +1,5 @@
 //! One `channels` connection: the protocol state and command dispatch.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -27,7 +26,6 @@ pub struct ChannelsSession {
     /// Who this connection is in presence and publications.
     pub(super) client: Arc<ClientInfo>,
     pub(super) connected: bool,
-    pub(super) channels: BTreeSet<String>,
     pub(super) ping: Option<Arc<PingState>>,
     /// The user the connect token named (`None`: anonymous).
     pub(super) user: Option<String>,
@@ -54,7 +52,6 @@ impl ChannelsSession {
             outbound,
             client,
             connected: false,
-            channels: BTreeSet::new(),
             ping: None,
             user: None,
         }
@@ -77,12 +74,7 @@ impl ChannelsSession {
         if let Some(_ping) = self.ping.take() {
             self.state.keepalive.unregister(&self.id);
         }
-        for channel in std::mem::take(&mut self.channels) {
-            self.state
-                .channels
-                .unsubscribe(self.id, &self.client, &channel)
-                .await;
-        }
+        self.state.channels.detach(self.id).await;
         if self.user.is_some() {
             self.state.users.disconnected(&self.conn);
         }
