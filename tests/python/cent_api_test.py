@@ -427,11 +427,11 @@ async def scenario(port: int) -> None:
         assert push.get("recoverable") is True and push.get("epoch"), push
         check("subscribe (server API) -> alice gets the subscribe push, recoverable with an epoch")
 
-        err = await expect_transport_error(
-            api.refresh(RefreshRequest(user="", client=alice.client_id)), 404)
-        check("refresh -> CentTransportError (HTTP 404, method not found)", str(err))
+        result = await api.refresh(RefreshRequest(user="nobody", expire_at=4102444800))
+        assert result.model_extra.get("connections") == 0, result
+        check("refresh of a user without connections -> 0 connections touched")
         async with aiohttp.ClientSession(headers={"X-API-Key": API_KEY}) as http:
-            async with http.post(f"{api_url}/refresh", json={},
+            async with http.post(f"{api_url}/no_such_method", json={},
                                  timeout=aiohttp.ClientTimeout(total=TIMEOUT)) as resp:
                 body = await resp.json()
         assert resp.status == 404 and body["error"]["code"] == 104, (resp.status, body)

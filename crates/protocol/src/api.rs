@@ -422,3 +422,40 @@ pub struct ServerSubscriptionResult {
     /// Connections subscribed or unsubscribed.
     pub connections: u64,
 }
+
+/// `refresh` request (Centrifugo's shape): move the expiry of a user's
+/// connections (or of one), or expire them now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The user.
+    #[serde(default)]
+    pub user: String,
+    /// Only this connection of the user.
+    #[serde(default)]
+    pub client: Option<String>,
+    /// Centrifugo's session id; here the same as a connection id.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// Expire the connections now (they are closed with 3005 and reconnect).
+    #[serde(default)]
+    pub expired: Option<bool>,
+    /// New expiry, Unix seconds; absent (and not `expired`): never expire.
+    #[serde(default)]
+    pub expire_at: Option<u64>,
+}
+
+/// `offline_queue` request (Switchboard's own): what waits for a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineQueueRequest {
+    /// The user.
+    pub user: String,
+}
+
+/// `offline_queue` result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfflineQueueResult {
+    /// Publications waiting, over all the user's channels.
+    pub pending: u64,
+}

@@ -77,6 +77,9 @@ async fn offline_queue_delivers_in_order_on_resubscribe() {
         103
     );
 
+    let (_, body) = t.api("offline_queue", json!({ "user": "bob" })).await;
+    assert_eq!(body["result"]["pending"], 3, "{body}");
+
     let mut bob = connect_as(&t, "bob").await;
     assert_eq!(
         t.next_event(EventType::UserOnline)
@@ -91,6 +94,11 @@ async fn offline_queue_delivers_in_order_on_resubscribe() {
         let publication = bob.next_publication(channel).await;
         assert_eq!(publication["data"], json!({ "n": n }), "{publication}");
     }
+    let (_, body) = t.api("offline_queue", json!({ "user": "bob" })).await;
+    assert_eq!(
+        body["result"]["pending"], 0,
+        "delivered, so no longer queued: {body}"
+    );
     // Online now: the next one is live, not queued twice.
     t.api("publish", json!({ "channel": channel, "data": { "n": 5 } }))
         .await;
@@ -161,5 +169,35 @@ async fn bad_and_expired_tokens() {
         109
     );
     drop((forged, expired));
+    t.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_refresh_moves_or_ends_the_expiry() {
+    let t = TestServer::start(&toml()).await;
+    let mut stays = connect_as(&t, "frank").await;
+    let mut goes = connect_as(&t, "gina").await;
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3600;
+    let (_, body) = t
+        .api("refresh", json!({ "user": "frank", "expire_at": later }))
+        .await;
+    assert_eq!(body["result"]["connections"], 1, "{body}");
+    let (_, body) = t
+        .api("refresh", json!({ "user": "gina", "expired": true }))
+        .await;
+    assert_eq!(body["result"]["connections"], 1, "{body}");
+    assert_eq!(goes.expect_close().await, (3005, "expired".to_owned()));
+    // frank is still served.
+    t.api(
+        "send",
+        json!({ "connection": stays.client_id, "data": "still here" }),
+    )
+    .await;
+    assert_eq!(stays.next_push().await["message"]["data"], "still here");
+    drop((stays, goes));
     t.server.shutdown().await;
 }

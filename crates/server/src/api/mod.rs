@@ -13,6 +13,7 @@ mod presence;
 mod publish;
 mod send;
 mod subscriptions;
+mod users;
 
 use std::net::SocketAddr;
 
@@ -86,6 +87,8 @@ const METHODS: &[&str] = &[
     "channels",
     "subscribe",
     "unsubscribe",
+    "refresh",
+    "offline_queue",
     "batch",
 ];
 
@@ -131,6 +134,8 @@ async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Fai
         "channels" => json(channels::call(state, params_of(params)?)),
         "subscribe" => json(subscriptions::subscribe(state, params_of(params)?).await),
         "unsubscribe" => json(subscriptions::unsubscribe(state, params_of(params)?).await),
+        "refresh" => json(users::refresh(state, params_of(params)?)),
+        "offline_queue" => json(users::offline_queue(state, params_of(params)?)),
         other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
     }
 }

@@ -85,6 +85,17 @@ impl KeepAlive {
         state
     }
 
+    /// Moves a session's expiry (server API `refresh`); false if it is not a connected session.
+    pub fn set_expiry(&self, id: &ConnectionId, unix_seconds: Option<u64>) -> bool {
+        match self.sessions().get(id) {
+            Some(state) => {
+                state.set_expiry(unix_seconds);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Stops pinging a session.
     pub fn unregister(&self, id: &ConnectionId) {
         self.sessions().remove(id);
