@@ -388,11 +388,11 @@ async def test_errors(t: Ctx) -> None:
 
 
 async def test_connect_with_token(t: Ctx) -> None:
-    """py: connect with a token → 101: the SDK ends disconnected with code 101, no reconnect."""
+    """py: a forged token → close 3500 "invalid token": the SDK ends disconnected, no reconnect."""
     c, rec = t.client(token="not-a-valid-token")
     await c.connect()
-    d = await rec.wait("disconnected", what="after connect error")
-    assert d.code == 101, d
+    d = await rec.wait("disconnected", what="after the server closed")
+    assert (d.code, d.reason) == (3500, "invalid token"), d
     assert c.state == ClientState.DISCONNECTED
     assert [k for k, _ in rec.events if k in ("connecting", "connected")] == ["connecting"], rec.events
 

@@ -4,6 +4,7 @@
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import WebSocket from 'ws';
 import {
   startServer, api, newClient, connect, subscribe, waitEvent, waitUntil,
@@ -30,6 +31,15 @@ function collect(sub) {
   const got = [];
   sub.on('publication', (ctx) => { got.push(ctx); sub.emit('collected', got.length); });
   return got;
+}
+
+
+/** An HS256 token signed with examples/channels.toml's secret. */
+function hs256(claims) {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`;
+  const sig = createHmac('sha256', 'change-me-hs256-secret-0123456789').update(body).digest('base64url');
+  return `${body}.${sig}`;
 }
 
 test('js: connect, subscribe, publish 20 on chat:room, the other client receives all in order with offsets 1..20', async () => {
@@ -240,16 +250,30 @@ test('js: the SDK refuses a second subscription to the same channel client-side'
   assert.throws(() => c.newSubscription('chat:twice'), /already/i);
 });
 
-test('js: connect with a token → 101: the SDK ends disconnected with code 101 and does not reconnect', async () => {
+test('js: a forged token → close 3500 "invalid token": the SDK ends disconnected and does not reconnect', async () => {
   const c = client({ token: 'not-a-valid-token' });
   const states = [];
   c.on('state', (ctx) => states.push(ctx.newState));
   const disconnected = waitEvent(c, 'disconnected');
   c.connect();
   const d = await disconnected;
-  // centrifuge-js 5.8.0: a non-temporary connect error (code >= 100) ends the
-  // client in the disconnected state with the error's code and message.
-  assert.equal(d.code, 101, JSON.stringify(d));
+  // 3500-3999 is Centrifugo's "do not reconnect" range.
+  assert.deepEqual([d.code, d.reason], [3500, 'invalid token'], JSON.stringify(d));
   assert.equal(c.state, 'disconnected');
   assert.deepEqual(states, ['connecting', 'disconnected'], 'no reconnect attempt');
+});
+
+test('js: an HS256 token (examples/channels.toml secret) names the user; presence shows it and its info', async () => {
+  const token = hs256({ sub: 'alice', info: { name: 'Alice' } });
+  const c = client({ token });
+  await connect(c);
+  const sub = c.newSubscription('chat:users');
+  const subscribed = waitEvent(sub, 'subscribed');
+  sub.subscribe();
+  await subscribed;
+  const p = await sub.presence();
+  const me = Object.values(p.clients);
+  assert.equal(me.length, 1);
+  assert.equal(me[0].user, 'alice');
+  assert.deepEqual(me[0].connInfo, { name: 'Alice' });
 });
