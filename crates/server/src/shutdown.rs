@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::value::RawValue;
 use switchboard_hub::{Format, Target};
-use switchboard_protocol::client::Push;
+use switchboard_protocol::client::{disconnect, Push};
 use switchboard_transport::close::code;
 use switchboard_transport::{CloseFrame, OutMessage};
 
@@ -39,7 +39,15 @@ pub async fn drain(state: &AppState) -> ShutdownReport {
         });
     }
     let frame = CloseFrame::new(code::GOING_AWAY, "server shutting down");
-    let notified = state.hub.disconnect(Target::All, &[], |_| frame.clone());
+    // Channels clients get Centrifugo's own code (they reconnect either way).
+    let shutdown = disconnect::SHUTDOWN;
+    let channels_frame = CloseFrame::new(shutdown.code, shutdown.reason);
+    let notified = state
+        .hub
+        .disconnect(Target::All, &[], |format| match format {
+            Format::ChannelsPush => channels_frame.clone(),
+            Format::Plain | Format::Envelope => frame.clone(),
+        });
 
     life.sessions.close();
     let deadline = state.config.server.drain_timeout;

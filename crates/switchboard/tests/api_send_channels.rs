@@ -56,3 +56,27 @@ async fn data_and_text_arrive_as_message_pushes() {
     drop(client);
     t.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_channels_client_that_never_reads_is_closed_with_3008_slow() {
+    let config =
+        "[[endpoints]]\npath = \"/c\"\nmode = \"channels\"\noutbound_queue_bytes = 262144\n";
+    let t = TestServer::start(config).await;
+    let (client, id) = connected(&t).await;
+    let chunk = "x".repeat(64 * 1024);
+    let mut refused = false;
+    // 2000 × 64 KiB is far beyond any socket buffer: the queue must push back first.
+    for _ in 0..2000 {
+        let (_, body) = t
+            .api("send", json!({"connection": id, "text": chunk}))
+            .await;
+        if body["result"]["dropped"].as_u64() > Some(0) {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the outbound queue never filled");
+    let (code, reason) = close_handshake(client).await;
+    assert_eq!((code, reason.as_str()), (3008, "slow"));
+    t.server.shutdown().await;
+}

@@ -94,6 +94,8 @@ struct Shared {
     notify: Notify,
     limit: usize,
     policy: OverflowPolicy,
+    /// The close sent to a slow consumer under `OverflowPolicy::Close`.
+    overflow_close: (u16, &'static str),
     stats: Arc<TrafficStats>,
 }
 
@@ -119,9 +121,19 @@ impl Outbound {
                 notify: Notify::new(),
                 limit,
                 policy,
+                overflow_close: (code::POLICY_VIOLATION, OVERFLOW_REASON),
                 stats,
             }),
         }
+    }
+
+    /// Uses another close for slow consumers (a protocol may define its
+    /// own, e.g. Centrifugo's 3008 "slow"). Call before cloning the handle.
+    pub fn with_overflow_close(mut self, code: u16, reason: &'static str) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.overflow_close = (code, reason);
+        }
+        self
     }
 
     // A std Mutex: nothing awaits while holding it, and it is held for a few
@@ -151,7 +163,8 @@ impl Outbound {
                 OverflowPolicy::Close => {
                     state.items.clear();
                     state.bytes = 0;
-                    state.close = Some(CloseFrame::new(code::POLICY_VIOLATION, OVERFLOW_REASON));
+                    let (code, reason) = self.shared.overflow_close;
+                    state.close = Some(CloseFrame::new(code, reason));
                     state.closed = true;
                     drop(state);
                     TrafficStats::add(&self.shared.stats.queue_overflow_closes, 1);
@@ -268,6 +281,16 @@ mod tests {
         assert!(out.is_empty());
         assert_eq!(close.code, code::POLICY_VIOLATION);
         assert_eq!(TrafficStats::get(&stats.queue_overflow_closes), 1);
+    }
+
+    #[test]
+    fn a_protocol_can_name_its_own_slow_consumer_close() {
+        let stats = Arc::new(TrafficStats::default());
+        let q = Outbound::new(4, OverflowPolicy::Close, stats).with_overflow_close(3008, "slow");
+        q.send(OutMessage::text("1234")).unwrap();
+        assert_eq!(q.send(OutMessage::text("5")), Err(SendError::Overflow));
+        let close = q.take_batch(1 << 20, &mut Vec::new()).unwrap();
+        assert_eq!((close.code, close.reason.as_str()), (3008, "slow"));
     }
 
     #[test]

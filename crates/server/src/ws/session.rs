@@ -60,11 +60,16 @@ impl Session {
     async fn serve(self, stream: TcpStream, preread: bytes::Bytes) {
         let state = &self.state;
         let ep = &self.endpoint;
-        let outbound = Outbound::new(
+        let mut outbound = Outbound::new(
             ep.config.outbound_queue_bytes,
             ep.queue_policy(),
             ep.traffic.clone(),
         );
+        if ep.config.mode == Mode::Channels {
+            // Centrifugo's code for a slow client: the SDKs reconnect and recover.
+            let slow = switchboard_protocol::client::disconnect::SLOW;
+            outbound = outbound.with_overflow_close(slow.code, slow.reason);
+        }
         let wire = Wire {
             stream,
             preread,
