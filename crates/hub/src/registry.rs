@@ -257,13 +257,6 @@ impl Hub {
         out
     }
 
-    /// Whether `user` has an open connection.
-    pub fn has_user(&self, user: &str) -> bool {
-        let mut found = false;
-        self.for_each(Target::User(user), &[], |_| found = true);
-        found
-    }
-
     /// Distinct authenticated users among open connections.
     pub fn user_count(&self) -> usize {
         let mut users = std::collections::HashSet::new();

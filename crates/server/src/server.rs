@@ -123,12 +123,10 @@ impl ServerBuilder {
             .map(|e| Arc::new(Endpoint::new(e)))
             .collect();
         let hub = Hub::new();
-        let directory = hub.clone();
         let channels = ChannelHub::new(
             Arc::new(MemoryBroker::new()),
             Arc::new(MemoryPresence::new()),
             namespaces::resolver(&config.channels),
-            Arc::new(move |user: &str| directory.has_user(user)),
         );
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
         let state: AppState = Arc::new(Shared {

@@ -15,7 +15,7 @@ use super::encode::{subscribe_push, unsubscribe_push};
 use super::fanout::{Channel, Fanout, Subscriber};
 use super::members::Members;
 use super::offline::{channel_users, OfflineQueues};
-use super::options::{ChannelOptions, OptionsResolver, UserDirectory};
+use super::options::{ChannelOptions, OptionsResolver};
 use crate::registry::ConnectionId;
 
 /// Why a channel operation was refused. The session and the API map each
@@ -87,7 +87,6 @@ struct Inner {
     broker: Arc<dyn Broker>,
     presence: Arc<dyn PresenceManager>,
     resolver: OptionsResolver,
-    online: UserDirectory,
     offline: OfflineQueues,
     members: Members,
 }
@@ -115,13 +114,11 @@ pub struct SubscriberRef<'a> {
 }
 
 impl ChannelHub {
-    /// A hub over `broker` and `presence`; registers itself as the broker's
-    /// handler. `online` tells whether a user has a connection, for offline queues.
+    /// A hub over `broker` and `presence`; registers itself as the broker's handler.
     pub fn new(
         broker: Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
         resolver: OptionsResolver,
-        online: UserDirectory,
     ) -> Self {
         let fanout = Arc::new(Fanout::default());
         broker.set_handler(fanout.clone() as Arc<dyn BrokerHandler>);
@@ -131,7 +128,6 @@ impl ChannelHub {
                 broker,
                 presence,
                 resolver,
-                online,
                 offline: OfflineQueues::default(),
                 members: Members::default(),
             }),
@@ -178,6 +174,7 @@ impl ChannelHub {
             }
             let subscriber = Subscriber {
                 outbound: who.outbound.clone(),
+                user: Arc::from(who.info.user.as_str()),
                 pending: Some(Vec::new()),
                 overflowed: false,
             };
@@ -381,7 +378,9 @@ impl ChannelHub {
                 },
                 ..kept
             });
-            for user in users.filter(|u| !(self.inner.online)(u)) {
+            // Kept for every listed user with no subscription to the channel
+            // here: offline, or connected but not subscribed yet.
+            for user in users.filter(|u| !self.inner.fanout.has_subscriber(channel, u)) {
                 if !self.inner.offline.push(user, channel, kept.clone(), queue) {
                     tracing::warn!(
                         channel,

@@ -17,7 +17,7 @@ pub use encode::{
 pub use fanout::Fanout;
 pub use hub::{ChannelError, ChannelHub, ChannelSummary, Subscribed, SubscriberRef};
 pub use offline::{channel_users, OfflineQueueOptions, OfflineQueues};
-pub use options::{ChannelOptions, OptionsResolver, UserDirectory};
+pub use options::{ChannelOptions, OptionsResolver};
 
 /// Publications buffered for one subscriber while its subscribe reads
 /// history; past this the subscribe fails rather than grow without bound.

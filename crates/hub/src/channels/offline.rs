@@ -1,7 +1,7 @@
 //! Per-user offline queues for user-limited channels (`ns:name#alice,bob`):
-//! publications to such a channel while a listed user has no connection are
-//! kept, bounded in count and age, and delivered in order when that user
-//! next subscribes to the channel.
+//! publications to such a channel while a listed user is not subscribed to
+//! it (offline, or connected but not subscribed yet) are kept, bounded in
+//! count and age, and delivered in order when that user next subscribes.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};

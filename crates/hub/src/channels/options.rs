@@ -35,6 +35,3 @@ pub struct ChannelOptions {
 
 /// Finds a channel's options; `None` for a channel in an unknown namespace.
 pub type OptionsResolver = Arc<dyn Fn(&str) -> Option<ChannelOptions> + Send + Sync>;
-
-/// Whether a user has an open connection (for offline queues).
-pub type UserDirectory = Arc<dyn Fn(&str) -> bool + Send + Sync>;
