@@ -6,6 +6,10 @@
 //!   the channels it is interested in, read and remove history.
 //! - [`PresenceManager`]: who is in a channel.
 //!
+//! Implementations: [`MemoryBroker`] / [`MemoryPresence`] (one node) and
+//! [`RedisBroker`] / [`RedisPresence`] (many nodes on one Redis; key layout
+//! and the reasons for each Redis structure are in the `redis` module docs).
+//!
 //! The traits are shaped so that a Redis implementation fits them: a
 //! publish returns the position the store assigned, delivery to the hub is
 //! a callback (a Redis pub/sub reader calls it from its own task), and node
@@ -15,6 +19,7 @@
 
 mod history;
 mod memory;
+mod redis;
 mod types;
 
 use std::collections::HashMap;
@@ -22,6 +27,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+pub use crate::redis::{RedisBroker, RedisOptions, RedisPresence, DEFAULT_PRESENCE_TTL};
 pub use history::Stream;
 pub use memory::{MemoryBroker, MemoryPresence};
 pub use types::{

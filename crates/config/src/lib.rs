@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod broker;
 mod channels;
 mod de_error;
 mod duration;
@@ -40,6 +41,7 @@ mod welcome;
 #[cfg(test)]
 mod tests;
 
+pub use broker::{BrokerConfig, BrokerKind};
 pub use channels::{ChannelsConfig, Namespace, NamespaceOptions};
 pub use error::ConfigError;
 pub use load::REDACTED;

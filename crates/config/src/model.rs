@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::broker::BrokerConfig;
 use crate::channels::ChannelsConfig;
 
 /// One mebibyte, the unit most size defaults are expressed in.
@@ -42,6 +43,8 @@ pub struct Config {
     /// The channels mode: limits, pings and namespaces (`[channels]`). Used
     /// by endpoints with `mode = "channels"`.
     pub channels: ChannelsConfig,
+    /// Where channels' publications, history and presence live (`[broker]`).
+    pub broker: BrokerConfig,
 }
 
 impl Default for Config {
@@ -57,6 +60,7 @@ impl Default for Config {
             sinks: SinksConfig::default(),
             log: LogConfig::default(),
             channels: ChannelsConfig::default(),
+            broker: BrokerConfig::default(),
         }
     }
 }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::broker::{BrokerConfig, BrokerKind};
 use crate::channels::{ChannelsConfig, NamespaceOptions};
 use crate::error::{closest, ConfigError};
 use crate::load::REDACTED;
@@ -83,7 +84,8 @@ impl Config {
             ));
         }
         check_log_level(&self.log.level)?;
-        validate_channels(&self.channels)
+        validate_channels(&self.channels)?;
+        validate_broker(&self.broker)
     }
 
     fn validate_api(&self) -> Check {
@@ -219,6 +221,44 @@ fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
                 "use letters, digits and !#$%&'*+-.^_`|~ only, e.g. \"graphql-ws\"",
             ));
         }
+    }
+    Ok(())
+}
+
+fn validate_broker(b: &BrokerConfig) -> Check {
+    if b.url.contains(REDACTED) {
+        return Err(ConfigError::new(
+            "broker.url",
+            quote(&b.url),
+            "holds the placeholder check-config prints instead of the real password",
+            "put the real password back, or set it with SWITCHBOARD_BROKER__URL",
+        ));
+    }
+    if b.kind == BrokerKind::Redis && !b.url.starts_with("redis://") {
+        let problem = if b.url.starts_with("rediss://") {
+            "TLS to Redis (rediss://) is not supported yet"
+        } else {
+            "must be a redis:// URL"
+        };
+        return Err(ConfigError::new(
+            "broker.url",
+            quote(&b.url_redacted()),
+            problem,
+            "use redis://[:password@]host:port[/db], e.g. redis://127.0.0.1:6379",
+        ));
+    }
+    let prefix_ok = !b.prefix.is_empty()
+        && b.prefix.len() <= 64
+        && b.prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    if !prefix_ok {
+        return Err(ConfigError::new(
+            "broker.prefix",
+            quote(&b.prefix),
+            "must be 1-64 characters of letters, digits, '_', '-', '.' (it starts every Redis key)",
+            "use e.g. switchboard or switchboard-prod",
+        ));
     }
     Ok(())
 }

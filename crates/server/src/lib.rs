@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod brokers;
 mod channels;
 mod endpoint;
 mod health;

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_broker::{MemoryBroker, MemoryPresence};
 use switchboard_config::Mode;
 use switchboard_config::{Config, ConfigError};
 use switchboard_hub::{ChannelHub, Hub};
@@ -18,7 +17,7 @@ use crate::channels::namespaces;
 use crate::endpoint::Endpoint;
 use crate::state::{AppState, Lifecycle, Shared};
 use crate::users::Users;
-use crate::{listener, router, shutdown};
+use crate::{brokers, listener, router, shutdown};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +25,14 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The broker (`[broker]`) could not be reached.
+    #[error("cannot use the broker at {url} (broker.url): {message}; start Redis, or fix broker.url, or set broker.kind = \"memory\"")]
+    Broker {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        message: String,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr} (server.bind): {source}; {hint}")]
     Bind {
@@ -122,10 +129,18 @@ impl ServerBuilder {
             .cloned()
             .map(|e| Arc::new(Endpoint::new(e)))
             .collect();
+        let backends =
+            brokers::connect(&config.broker)
+                .await
+                .map_err(|err| StartError::Broker {
+                    url: config.broker.url_redacted(),
+                    message: err.to_string(),
+                })?;
+        let presence_ttl = backends.presence_ttl;
         let hub = Hub::new();
         let channels = ChannelHub::new(
-            Arc::new(MemoryBroker::new()),
-            Arc::new(MemoryPresence::new()),
+            backends.broker,
+            backends.presence,
             namespaces::resolver(&config.channels),
         );
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
@@ -142,6 +157,10 @@ impl ServerBuilder {
             node_uid: uuid::Uuid::new_v4().to_string(),
             local_addr,
         });
+        if let Some(ttl) = presence_ttl {
+            let stop = state.lifecycle.stop_accepting.clone();
+            tokio::spawn(brokers::refresh_presence(state.channels.clone(), ttl, stop));
+        }
         if state
             .endpoints
             .iter()

@@ -507,3 +507,25 @@ fn token_secret_is_checked_and_redacted() {
         "the placeholder is not a secret"
     );
 }
+
+#[test]
+fn broker_section_is_checked_and_its_password_redacted() {
+    let tls =
+        crate::Config::from_toml_str("[broker]\nkind = \"redis\"\nurl = \"rediss://h:6379\"\n")
+            .unwrap_err();
+    assert_eq!(tls.key, "broker.url");
+    let prefix = crate::Config::from_toml_str("[broker]\nprefix = \"a b\"\n").unwrap_err();
+    assert_eq!(prefix.key, "broker.prefix");
+    let kind = crate::Config::from_toml_str("[broker]\nkind = \"redsi\"\n").unwrap_err();
+    assert_eq!(kind.key, "broker.kind");
+    let ok = crate::Config::from_toml_str(
+        "[broker]\nkind = \"redis\"\nurl = \"redis://:hunter2@10.0.0.1:6379\"\n",
+    )
+    .unwrap();
+    let shown = ok.to_toml_string();
+    assert!(!shown.contains("hunter2"), "{shown}");
+    assert!(
+        shown.contains("redis://<redacted>@10.0.0.1:6379"),
+        "{shown}"
+    );
+}

@@ -66,6 +66,11 @@ fn everything_set() -> Config {
             level: "debug,hyper=warn".into(),
             format: LogFormat::Json,
         },
+        broker: crate::BrokerConfig {
+            kind: crate::BrokerKind::Redis,
+            url: "redis://10.0.0.9:6380/2".into(),
+            prefix: "sb-test.1".into(),
+        },
         channels: ChannelsConfig {
             max_channels_per_connection: 1,
             channel_max_length: 1024,

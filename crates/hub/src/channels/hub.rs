@@ -494,6 +494,18 @@ impl ChannelHub {
         true
     }
 
+    /// Re-adds the presence of every connection of this node in every
+    /// channel with presence (presence managers with expiring entries need it).
+    pub async fn refresh_presence(&self) {
+        for (channel, info) in self.inner.members.memberships() {
+            if self.options(&channel).is_ok_and(|o| o.presence) {
+                if let Err(err) = self.inner.presence.add(&channel, info).await {
+                    tracing::warn!(channel, error = %err, "presence refresh failed");
+                }
+            }
+        }
+    }
+
     /// Publications waiting in `user`'s offline queues.
     pub fn offline_pending(&self, user: &str) -> usize {
         self.inner.offline.pending(user)

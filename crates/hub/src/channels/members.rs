@@ -64,6 +64,14 @@ impl Members {
             .is_some_and(|m| m.channels.contains(channel))
     }
 
+    /// Every (channel, member info) pair, copied out of the lock.
+    pub fn memberships(&self) -> Vec<(String, Arc<ClientInfo>)> {
+        let map = self.map();
+        map.values()
+            .flat_map(|m| m.channels.iter().map(|c| (c.clone(), m.info.clone())))
+            .collect()
+    }
+
     pub fn count(&self, id: &ConnectionId) -> usize {
         self.map().get(id).map_or(0, |m| m.channels.len())
     }

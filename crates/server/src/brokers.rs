@@ -1,0 +1,57 @@
+//! The broker and presence manager `[broker]` selects.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use switchboard_broker::{
+    Broker, BrokerError, MemoryBroker, MemoryPresence, PresenceManager, RedisBroker, RedisOptions,
+    RedisPresence, DEFAULT_PRESENCE_TTL,
+};
+use switchboard_config::{BrokerConfig, BrokerKind};
+use switchboard_hub::ChannelHub;
+use tokio_util::sync::CancellationToken;
+
+/// A connected broker and presence manager.
+pub struct Backends {
+    /// Publications and history.
+    pub broker: Arc<dyn Broker>,
+    /// Presence.
+    pub presence: Arc<dyn PresenceManager>,
+    /// Presence entries expire unless their node re-adds them (Redis); `None` for memory.
+    pub presence_ttl: Option<Duration>,
+}
+
+/// Connects the configured backends; a Redis that cannot be reached is an
+/// error at start rather than a server that fails every channel later.
+pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
+    match config.kind {
+        BrokerKind::Memory => Ok(Backends {
+            broker: Arc::new(MemoryBroker::new()),
+            presence: Arc::new(MemoryPresence::new()),
+            presence_ttl: None,
+        }),
+        BrokerKind::Redis => {
+            let broker =
+                RedisBroker::connect(RedisOptions::new(&config.url, &config.prefix)).await?;
+            let presence = RedisPresence::from_broker(&broker);
+            Ok(Backends {
+                broker: Arc::new(broker),
+                presence: Arc::new(presence),
+                presence_ttl: Some(DEFAULT_PRESENCE_TTL),
+            })
+        }
+    }
+}
+
+/// Re-adds this node's presence entries well within their TTL, so they
+/// outlive a quiet connection but vanish when the node dies.
+pub async fn refresh_presence(channels: ChannelHub, ttl: Duration, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(ttl / 3);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticker.tick() => channels.refresh_presence().await,
+        }
+    }
+}
