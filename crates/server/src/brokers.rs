@@ -19,7 +19,13 @@ pub struct Backends {
     pub presence: Arc<dyn PresenceManager>,
     /// Presence entries expire unless their node re-adds them (Redis); `None` for memory.
     pub presence_ttl: Option<Duration>,
+    /// The node registry: presence on a reserved channel, with a short TTL.
+    pub nodes: Arc<dyn PresenceManager>,
 }
+
+/// How often a node announces itself, and how long an announcement lives.
+pub const NODE_ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+const NODE_TTL: Duration = Duration::from_secs(15);
 
 /// Connects the configured backends; a Redis that cannot be reached is an
 /// error at start rather than a server that fails every channel later.
@@ -29,15 +35,18 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
             broker: Arc::new(MemoryBroker::new()),
             presence: Arc::new(MemoryPresence::new()),
             presence_ttl: None,
+            nodes: Arc::new(MemoryPresence::new()),
         }),
         BrokerKind::Redis => {
             let broker =
                 RedisBroker::connect(RedisOptions::new(&config.url, &config.prefix)).await?;
             let presence = RedisPresence::from_broker(&broker);
+            let nodes = RedisPresence::from_broker(&broker).with_ttl(NODE_TTL);
             Ok(Backends {
                 broker: Arc::new(broker),
                 presence: Arc::new(presence),
                 presence_ttl: Some(DEFAULT_PRESENCE_TTL),
+                nodes: Arc::new(nodes),
             })
         }
     }

@@ -15,10 +15,15 @@ pub async fn healthz() -> Response {
 }
 
 /// `GET /readyz`: 503 once shutdown has begun, so load balancers stop
-/// sending new clients before connections are closed.
+/// sending new clients before connections are closed, and while the broker
+/// does not answer (its last node announcement failed).
 pub async fn readyz(State(state): State<AppState>) -> Response {
     if state.lifecycle.is_draining() {
         let err = ApiError::new(code::NOT_AVAILABLE, "draining");
+        return reply::error(StatusCode::SERVICE_UNAVAILABLE, err);
+    }
+    if !state.nodes.broker_healthy() {
+        let err = ApiError::new(code::NOT_AVAILABLE, "broker unreachable");
         return reply::error(StatusCode::SERVICE_UNAVAILABLE, err);
     }
     reply::result(json!({ "status": "ready" }))

@@ -14,6 +14,7 @@ mod endpoint;
 mod health;
 mod listener;
 mod metrics;
+mod nodes;
 mod reply;
 mod router;
 mod server;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::channels::keepalive::KeepAlive;
 use crate::channels::namespaces;
 use crate::endpoint::Endpoint;
+use crate::nodes::{self, Nodes};
 use crate::state::{AppState, Lifecycle, Shared};
 use crate::users::Users;
 use crate::{brokers, listener, router, shutdown};
@@ -137,6 +138,7 @@ impl ServerBuilder {
                     message: err.to_string(),
                 })?;
         let presence_ttl = backends.presence_ttl;
+        let nodes = Nodes::new(backends.nodes);
         let hub = Hub::new();
         let channels = ChannelHub::new(
             backends.broker,
@@ -151,12 +153,19 @@ impl ServerBuilder {
             channels,
             keepalive: Arc::new(KeepAlive::default()),
             users,
+            nodes,
             bus,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),
             node_uid: uuid::Uuid::new_v4().to_string(),
             local_addr,
         });
+        let stop = state.lifecycle.stop_accepting.clone();
+        tokio::spawn(nodes::announce_loop(
+            state.clone(),
+            brokers::NODE_ANNOUNCE_EVERY,
+            stop,
+        ));
         if let Some(ttl) = presence_ttl {
             let stop = state.lifecycle.stop_accepting.clone();
             tokio::spawn(brokers::refresh_presence(state.channels.clone(), ttl, stop));

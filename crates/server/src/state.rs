@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::channels::keepalive::KeepAlive;
 use crate::endpoint::Endpoint;
+use crate::nodes::Nodes;
 use crate::users::Users;
 
 /// Shared server state; cloned as `Arc<Shared>` into every handler.
@@ -29,6 +30,8 @@ pub struct Shared {
     pub keepalive: Arc<KeepAlive>,
     /// Online users (`user_online` / `user_offline` events).
     pub users: Arc<Users>,
+    /// Every live node (the `info` method) and the broker's health.
+    pub nodes: Nodes,
     /// Where events go.
     pub bus: EventBus,
     /// Shutdown state.

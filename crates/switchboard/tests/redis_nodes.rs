@@ -132,3 +132,61 @@ async fn an_unreachable_redis_stops_the_start_naming_broker_url() {
         "the password leaked: {message}"
     );
 }
+
+/// Polls `check` every 50 ms until true, within the test bound; for state
+/// that changes on a timer (announcements), which no message announces.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not within 20 s: {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn info_lists_every_node_and_readyz_follows_the_broker() {
+    let mut redis = RedisServer::start().await;
+    let prefix = format!("registry-{}", std::process::id());
+    let a = TestServer::start(&node_toml(&redis, &prefix)).await;
+    let b = TestServer::start(&node_toml(&redis, &prefix)).await;
+    let _client_on_b = Centrifuge::connect(&b.ws_url(PATH)).await;
+
+    eventually("node A lists both nodes", || async {
+        let (_, body) = a.api("info", json!({})).await;
+        let nodes = body["result"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        nodes.len() == 2 && nodes.iter().any(|n| n["num_clients"] == 1)
+    })
+    .await;
+    let readyz = || async {
+        a.http
+            .get(a.http_url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(readyz().await, 200);
+
+    redis.kill();
+    eventually("readyz answers 503 once Redis is gone", || async {
+        readyz().await == 503
+    })
+    .await;
+    let (_, body) = a.api("info", json!({})).await;
+    assert_eq!(
+        body["result"]["nodes"].as_array().map(Vec::len),
+        Some(1),
+        "only itself without the broker: {body}"
+    );
+}

@@ -15,11 +15,13 @@ use crate::state::AppState;
 pub struct InfoRequest {}
 
 /// Builds the `info` result.
-pub fn call(state: &AppState, _request: InfoRequest) -> Result<InfoResult, Failure> {
-    Ok(snapshot(state))
+pub async fn call(state: &AppState, _request: InfoRequest) -> Result<InfoResult, Failure> {
+    let mut result = snapshot(state);
+    result.nodes = state.nodes.list(this_node(state)).await;
+    Ok(result)
 }
 
-/// The current `info` figures.
+/// The current `info` figures of this node.
 pub fn snapshot(state: &AppState) -> InfoResult {
     let uptime = state.started.elapsed().as_secs();
     let version = env!("CARGO_PKG_VERSION").to_owned();
@@ -57,25 +59,26 @@ pub fn snapshot(state: &AppState) -> InfoResult {
             }
         })
         .collect();
-    let node = NodeInfo {
-        uid: state.node_uid.clone(),
-        name: state.local_addr.to_string(),
-        version: version.clone(),
-        num_clients: state.hub.len() as u64,
-        num_users: state.hub.user_count() as u64,
-        num_channels: state.channels.channels().len() as u64,
-        uptime,
-        num_subs: state
-            .channels
-            .channels()
-            .iter()
-            .map(|c| c.num_clients as u64)
-            .sum(),
-    };
+    let node = this_node(state);
     InfoResult {
         nodes: vec![node],
         version,
         uptime_seconds: uptime,
         endpoints,
+    }
+}
+
+/// This node's figures, as `info` lists and the node registry announces them.
+pub fn this_node(state: &AppState) -> NodeInfo {
+    let channels = state.channels.channels();
+    NodeInfo {
+        uid: state.node_uid.clone(),
+        name: state.local_addr.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        num_clients: state.hub.len() as u64,
+        num_users: state.hub.user_count() as u64,
+        num_channels: channels.len() as u64,
+        uptime: state.started.elapsed().as_secs(),
+        num_subs: channels.iter().map(|c| c.num_clients as u64).sum(),
     }
 }

@@ -9,6 +9,7 @@ mod connections;
 mod disconnect;
 mod history;
 mod info;
+pub(crate) use info::this_node;
 mod presence;
 mod publish;
 mod send;
@@ -121,7 +122,7 @@ async fn dispatch(
 /// for each of its commands, so both paths are the same code.
 async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Failure> {
     match method {
-        "info" => json(info::call(state, params_of(params)?)),
+        "info" => json(info::call(state, params_of(params)?).await),
         "connections" => json(connections::call(state, params_of(params)?)),
         "send" => json(send::call(state, params_of(params)?)),
         "disconnect" => json(disconnect::call(state, params_of(params)?)),
