@@ -57,6 +57,12 @@ pub trait Broker: Send + Sync + 'static {
     /// Where publications go; set once by the hub at start.
     fn set_handler(&self, handler: Arc<dyn BrokerHandler>);
 
+    /// How many times the connection that brings publications from other
+    /// nodes was re-established (0 for a broker without one).
+    fn reconnects(&self) -> u64 {
+        0
+    }
+
     /// Publishes; with `history`, keeps it and assigns the next offset.
     async fn publish(
         &self,

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 
 mod api;
+mod broker_metrics;
 mod brokers;
 mod channels;
 mod endpoint;

@@ -184,6 +184,25 @@ pub fn render(state: &AppState) -> String {
         }
     }
     t.family(
+        "broker_up",
+        "gauge",
+        "1 while the broker answers this node's announcements, else 0.",
+    );
+    t.sample("broker_up", &[], u64::from(state.nodes.broker_healthy()));
+    let b = &state.broker_metrics;
+    t.family(
+        "broker_errors_total",
+        "counter",
+        "Broker and presence calls that failed (unreachable, timed out).",
+    );
+    t.sample("broker_errors_total", &[], get(&b.errors));
+    t.family(
+        "broker_reconnects_total",
+        "counter",
+        "Times the broker's pub/sub connection was re-established.",
+    );
+    t.sample("broker_reconnects_total", &[], b.broker.reconnects());
+    t.family(
         "uptime_seconds",
         "gauge",
         "Seconds since the server started.",

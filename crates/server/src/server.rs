@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::broker_metrics::{BrokerMetrics, CountedBroker, CountedPresence};
 use crate::channels::keepalive::KeepAlive;
 use crate::channels::namespaces;
 use crate::endpoint::Endpoint;
@@ -19,6 +20,8 @@ use crate::nodes::{self, Nodes};
 use crate::state::{AppState, Lifecycle, Shared};
 use crate::users::Users;
 use crate::{brokers, listener, router, shutdown};
+use std::sync::atomic::AtomicU64;
+use switchboard_broker::Broker;
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -139,12 +142,21 @@ impl ServerBuilder {
                 })?;
         let presence_ttl = backends.presence_ttl;
         let nodes = Nodes::new(backends.nodes);
+        let errors = Arc::new(AtomicU64::new(0));
+        let broker: Arc<dyn Broker> = Arc::new(CountedBroker {
+            inner: backends.broker,
+            errors: errors.clone(),
+        });
+        let presence = Arc::new(CountedPresence {
+            inner: backends.presence,
+            errors: errors.clone(),
+        });
+        let broker_metrics = BrokerMetrics {
+            errors,
+            broker: broker.clone(),
+        };
         let hub = Hub::new();
-        let channels = ChannelHub::new(
-            backends.broker,
-            backends.presence,
-            namespaces::resolver(&config.channels),
-        );
+        let channels = ChannelHub::new(broker, presence, namespaces::resolver(&config.channels));
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
         let state: AppState = Arc::new(Shared {
             config,
@@ -154,6 +166,7 @@ impl ServerBuilder {
             keepalive: Arc::new(KeepAlive::default()),
             users,
             nodes,
+            broker_metrics,
             bus,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),

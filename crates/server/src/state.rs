@@ -11,6 +11,7 @@ use switchboard_sinks::EventBus;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::broker_metrics::BrokerMetrics;
 use crate::channels::keepalive::KeepAlive;
 use crate::endpoint::Endpoint;
 use crate::nodes::Nodes;
@@ -32,6 +33,8 @@ pub struct Shared {
     pub users: Arc<Users>,
     /// Every live node (the `info` method) and the broker's health.
     pub nodes: Nodes,
+    /// Broker errors and reconnects, for `/metrics`.
+    pub broker_metrics: BrokerMetrics,
     /// Where events go.
     pub bus: EventBus,
     /// Shutdown state.

@@ -177,6 +177,10 @@ async fn info_lists_every_node_and_readyz_follows_the_broker() {
             .as_u16()
     };
     assert_eq!(readyz().await, 200);
+    assert_eq!(
+        common::metric(&a.metrics().await, "switchboard_broker_up"),
+        1
+    );
 
     redis.kill();
     eventually("readyz answers 503 once Redis is gone", || async {

@@ -1,6 +1,7 @@
 //! [`RedisBroker`]: publications through Lua + pub/sub, history in streams.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ struct Inner {
     subs: Mutex<Subscriptions>,
     publish: Script,
     history: Script,
+    /// Successful pub/sub reconnects, for metrics.
+    reconnects: AtomicU64,
 }
 
 /// Channels this node wants (a count of `subscribe` minus `unsubscribe`
@@ -108,6 +111,7 @@ impl RedisBroker {
             }),
             publish: Script::new(scripts::PUBLISH),
             history: Script::new(scripts::HISTORY),
+            reconnects: AtomicU64::new(0),
         });
         let reader = tokio::spawn(run_pubsub(Arc::downgrade(&inner), client, stream));
         Ok(Self {
@@ -168,6 +172,7 @@ async fn resubscribe(inner: &Inner, client: &redis::Client) -> Result<PubSubStre
         bounded("resubscribe", sink.subscribe(chunk)).await?;
     }
     subs.sink = Some(sink);
+    inner.reconnects.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         channels = names.len(),
         "redis pub/sub reconnected; channels re-subscribed"
@@ -293,6 +298,10 @@ impl Broker for RedisBroker {
     /// wanted until as many `unsubscribe` calls; it stays wanted (and is
     /// subscribed on reconnect) even when this call fails, since the hub
     /// answers a failed subscribe with an `unsubscribe`.
+    fn reconnects(&self) -> u64 {
+        self.inner.reconnects.load(Ordering::Relaxed)
+    }
+
     async fn subscribe(&self, channel: &str) -> Result<(), BrokerError> {
         let mut subs = self.inner.subs.lock().await;
         let count = subs.wanted.entry(channel.to_owned()).or_default();
