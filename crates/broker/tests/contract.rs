@@ -694,7 +694,10 @@ async fn redis_pubsub_resubscribes_after_server_restart() {
         assert!(Instant::now() < deadline, "commands did not reconnect");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(node.reconnects() >= 1, "the reconnect is counted for metrics");
+    assert!(
+        node.reconnects() >= 1,
+        "the reconnect is counted for metrics"
+    );
 }
 
 #[tokio::test]
