@@ -17,6 +17,8 @@ import traceback
 import urllib.parse
 from pathlib import Path
 
+from centrifuge import ClientEventHandler
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "channels.toml"
 DEFAULT_BINARY = ROOT / "target" / "release" / "switchboard"
@@ -130,3 +132,19 @@ def run_example(scenario, doc: str) -> None:
     except AssertionError:
         traceback.print_exc()
         sys.exit(1)
+
+
+def client_handler(inbox):
+    """A client event handler that records connected, disconnected and error
+    events in `inbox` (anything with an async `add(kind, ctx)`)."""
+    class Handler(ClientEventHandler):
+        async def on_connected(self, ctx):
+            await inbox.add("connected", ctx)
+
+        async def on_disconnected(self, ctx):
+            await inbox.add("disconnected", ctx)
+
+        async def on_error(self, ctx):
+            await inbox.add("error", ctx)
+
+    return Handler()

@@ -26,9 +26,9 @@ import json
 import time
 
 from cent import AsyncClient, PublishRequest
-from centrifuge import Client, ClientEventHandler, SubscriptionEventHandler
+from centrifuge import Client, SubscriptionEventHandler
 
-from _runner import API_KEY, WAIT, run_example, say
+from _runner import client_handler, API_KEY, WAIT, run_example, say
 
 TOKEN_SECRET = "change-me-hs256-secret-0123456789"  # [channels] token_hmac_secret
 
@@ -95,20 +95,6 @@ class Inbox:
             i = find()
             self.taken[kind] = i + 1
             return self.events[i][1]
-
-
-def client_handler(inbox: Inbox) -> ClientEventHandler:
-    class Handler(ClientEventHandler):
-        async def on_connected(self, ctx):
-            await inbox.add("connected", ctx)
-
-        async def on_disconnected(self, ctx):
-            await inbox.add("disconnected", ctx)
-
-        async def on_error(self, ctx):
-            await inbox.add("error", ctx)
-
-    return Handler()
 
 
 def subscription_handler(inbox: Inbox) -> SubscriptionEventHandler:

@@ -29,7 +29,7 @@ import time
 from cent import AsyncClient, PublishRequest
 from centrifuge import Client, ClientEventHandler, ReplyError, SubscriptionEventHandler
 
-from _runner import API_KEY, WAIT, run_example, say
+from _runner import client_handler, API_KEY, WAIT, run_example, say
 
 TICK = 0.1     # seconds between two rounds of prices
 ROUNDS_BEFORE = 5   # rounds published before the subscriber arrives
@@ -89,20 +89,6 @@ class Inbox:
             i = find()
             self.taken[kind] = i + 1
             return self.events[i][1], self.events[i][2]
-
-
-def client_handler(inbox: Inbox) -> ClientEventHandler:
-    class Handler(ClientEventHandler):
-        async def on_connected(self, ctx):
-            await inbox.add("connected", ctx)
-
-        async def on_disconnected(self, ctx):
-            await inbox.add("disconnected", ctx)
-
-        async def on_error(self, ctx):
-            await inbox.add("error", ctx)
-
-    return Handler()
 
 
 def subscription_handler(inbox: Inbox) -> SubscriptionEventHandler:

@@ -6,7 +6,7 @@
 mod centrifuge;
 mod common;
 
-use centrifuge::{channels_toml, Centrifuge, PATH};
+use centrifuge::{api_publish, channels_toml, Centrifuge, PATH};
 use common::TestServer;
 use serde_json::{json, Value};
 
@@ -36,17 +36,6 @@ async fn start() -> (TestServer, String) {
     let server = TestServer::start(&toml()).await;
     let url = server.ws_url(PATH);
     (server, url)
-}
-
-/// Publishes through the server API; returns the result object.
-async fn api_publish(server: &TestServer, channel: &str, data: Value) -> Value {
-    let (status, body) = server
-        .api("publish", json!({ "channel": channel, "data": data }))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.get("result")
-        .cloned()
-        .unwrap_or_else(|| panic!("publish failed: {body}"))
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use centrifuge::{channels_toml, offsets, publications, Centrifuge, PATH};
+use centrifuge::{api_publish, channels_toml, offsets, publications, Centrifuge, PATH};
 use common::TestServer;
 use serde_json::{json, Value};
 
@@ -53,16 +53,6 @@ async fn start() -> (TestServer, String) {
     let server = TestServer::start(&toml()).await;
     let url = server.ws_url(PATH);
     (server, url)
-}
-
-async fn api_publish(server: &TestServer, channel: &str, data: Value) -> Value {
-    let (status, body) = server
-        .api("publish", json!({ "channel": channel, "data": data }))
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body.get("result")
-        .cloned()
-        .unwrap_or_else(|| panic!("publish failed: {body}"))
 }
 
 fn recover(channel: &str, offset: u64, epoch: &str) -> Value {

@@ -14,7 +14,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::common::{Client, WAIT};
+use crate::common::{Client, TestServer, WAIT};
 
 /// The path of the channels endpoint every channels test configures.
 pub const PATH: &str = "/connection/websocket";
@@ -350,4 +350,15 @@ where
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Publishes through the server API; returns the result object.
+pub async fn api_publish(server: &TestServer, channel: &str, data: Value) -> Value {
+    let (status, body) = server
+        .api("publish", json!({ "channel": channel, "data": data }))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body.get("result")
+        .cloned()
+        .unwrap_or_else(|| panic!("publish failed: {body}"))
 }
