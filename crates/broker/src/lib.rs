@@ -49,6 +49,11 @@ pub trait BrokerHandler: Send + Sync + 'static {
     fn on_join(&self, channel: &str, info: Arc<ClientInfo>);
     /// A client left.
     fn on_leave(&self, channel: &str, info: Arc<ClientInfo>);
+    /// The connection that brings publications was lost and is back, with
+    /// every channel subscribed again: publications made meanwhile never
+    /// reached the handler, so a handler that tracks positions should read
+    /// them from history.
+    fn on_resubscribed(&self) {}
 }
 
 /// Moves publications between nodes and keeps history.

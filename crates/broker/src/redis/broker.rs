@@ -172,11 +172,15 @@ async fn resubscribe(inner: &Inner, client: &redis::Client) -> Result<PubSubStre
         bounded("resubscribe", sink.subscribe(chunk)).await?;
     }
     subs.sink = Some(sink);
+    drop(subs);
     inner.reconnects.fetch_add(1, Ordering::Relaxed);
     tracing::info!(
         channels = names.len(),
         "redis pub/sub reconnected; channels re-subscribed"
     );
+    if let Some(handler) = inner.handler.get() {
+        handler.on_resubscribed();
+    }
     Ok(stream)
 }
 

@@ -14,6 +14,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct RedisServer {
     child: Option<Child>,
     pub port: u16,
+    /// With persistence: the data directory (append-only file, fsync on
+    /// every write), so a restart keeps every acknowledged write.
+    data_dir: Option<std::path::PathBuf>,
 }
 
 impl RedisServer {
@@ -31,11 +34,57 @@ impl RedisServer {
         panic!("could not start redis-server");
     }
 
+    /// A server that keeps its data across [`restart`](Self::restart)s in `dir`.
+    pub async fn start_persistent(dir: &std::path::Path) -> Self {
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if let Some(server) = Self::spawn(port, Some(dir.to_owned())).await {
+                return server;
+            }
+        }
+        panic!("could not start redis-server");
+    }
+
     /// Starts on `port`; `None` if it does not answer PING within the bound.
     pub async fn start_on(port: u16) -> Option<Self> {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
+        Self::spawn(port, None).await
+    }
+
+    /// Kills the server (as a crash would) and starts it again on the same
+    /// port, with its data when persistent, without when not.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(mut fresh) = Self::spawn(self.port, self.data_dir.clone()).await {
+                self.child = fresh.child.take();
+                return;
+            }
+        }
+        panic!("redis-server did not restart on port {}", self.port);
+    }
+
+    async fn spawn(port: u16, data_dir: Option<std::path::PathBuf>) -> Option<Self> {
+        let mut command = Command::new("redis-server");
+        command.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match &data_dir {
+            Some(dir) => command
+                .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+                .arg(dir),
+            None => command.args(["--appendonly", "no"]),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -43,6 +92,7 @@ impl RedisServer {
         let mut server = Self {
             child: Some(child),
             port,
+            data_dir,
         };
         let deadline = Instant::now() + WAIT;
         while Instant::now() < deadline {

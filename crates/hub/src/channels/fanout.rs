@@ -9,6 +9,7 @@ use switchboard_broker::{BrokerHandler, ClientInfo, Publication, StreamPosition}
 use switchboard_transport::Outbound;
 
 use super::encode::{presence_frame, publication_frame};
+use super::gaps::GapQueue;
 use super::options::ChannelOptions;
 use super::RECOVERY_BUFFER_LIMIT;
 use crate::registry::ConnectionId;
@@ -27,6 +28,131 @@ pub(crate) struct Subscriber {
 pub(crate) struct Channel {
     pub options: ChannelOptions,
     pub subscribers: HashMap<ConnectionId, Subscriber>,
+    /// History channels: the position of the last publication delivered
+    /// live, so a gap (a lost pub/sub message, a broker outage) is noticed.
+    pub position: Option<StreamPosition>,
+    /// While a gap is filled from history, live publications wait here in
+    /// arrival order (bounded by [`RECOVERY_BUFFER_LIMIT`]).
+    pub held: Option<Vec<(Arc<Publication>, StreamPosition)>>,
+}
+
+impl Channel {
+    pub fn new(options: ChannelOptions) -> Self {
+        Self {
+            options,
+            subscribers: HashMap::new(),
+            position: None,
+            held: None,
+        }
+    }
+
+    /// Whether a publication from the broker goes out now, is one already
+    /// delivered, or must wait behind a gap.
+    fn admit(&mut self, publication: &Publication, position: &StreamPosition) -> Admit {
+        if publication.offset == 0 || self.options.history.is_none() {
+            return Admit::Deliver; // not kept: nothing to order it by
+        }
+        if self.held.is_some() {
+            return Admit::Hold;
+        }
+        match &self.position {
+            Some(last) if last.epoch != position.epoch => Admit::Hold,
+            Some(last) if publication.offset <= last.offset => Admit::Duplicate,
+            Some(last) if publication.offset > last.offset + 1 => Admit::Hold,
+            _ => {
+                self.position = Some(StreamPosition {
+                    offset: publication.offset,
+                    epoch: position.epoch.clone(),
+                });
+                Admit::Deliver
+            }
+        }
+    }
+
+    /// Queues a publication for every subscriber (or its subscribe buffer).
+    pub fn deliver(&mut self, channel: &str, publication: &Arc<Publication>) {
+        let Some(frame) = publication_frame(channel, publication) else {
+            tracing::warn!(channel, "publication data is not JSON; not delivered");
+            return;
+        };
+        let skip: Option<ConnectionId> = match self.options.echo_to_publisher {
+            true => None,
+            false => publication
+                .info
+                .as_ref()
+                .and_then(|i| i.client.parse().ok()),
+        };
+        for (id, sub) in self.subscribers.iter_mut() {
+            if Some(*id) == skip {
+                continue;
+            }
+            match &mut sub.pending {
+                Some(buffer) if buffer.len() < RECOVERY_BUFFER_LIMIT => {
+                    buffer.push(publication.clone())
+                }
+                Some(_) => sub.overflowed = true,
+                // A full queue is the outbound policy's business (close or drop).
+                None => {
+                    let _ = sub.outbound.send(frame.clone());
+                }
+            }
+        }
+    }
+
+    /// Delivers what history returned after the last delivered position,
+    /// then what was held, in offset order. `Err` when the stream is not
+    /// the one delivered from (epoch changed) or the held buffer
+    /// overflowed; `Ok(true)` when a gap remains (more arrived since the
+    /// read) and another read is needed.
+    pub fn fill_gap(
+        &mut self,
+        channel: &str,
+        missed: Vec<Arc<Publication>>,
+        epoch: &str,
+    ) -> Result<bool, GapUnfillable> {
+        let held = self.held.take().unwrap_or_default();
+        if held.len() >= RECOVERY_BUFFER_LIMIT {
+            return Err(GapUnfillable);
+        }
+        let Some(mut last) = self.position.clone() else {
+            return Ok(false);
+        };
+        if last.epoch != epoch {
+            return Err(GapUnfillable);
+        }
+        let from = last.clone();
+        let missed = missed.into_iter().map(|p| (p, from.clone()));
+        let mut rest = missed.chain(held);
+        while let Some((publication, position)) = rest.next() {
+            if position.epoch != last.epoch {
+                return Err(GapUnfillable);
+            }
+            if publication.offset <= last.offset {
+                continue;
+            }
+            if publication.offset > last.offset + 1 {
+                let mut still_held = vec![(publication, position)];
+                still_held.extend(rest);
+                self.held = Some(still_held);
+                self.position = Some(last);
+                return Ok(true);
+            }
+            last.offset = publication.offset;
+            self.deliver(channel, &publication);
+        }
+        self.position = Some(last);
+        Ok(false)
+    }
+}
+
+/// The gap cannot be filled from history: subscribers must subscribe again.
+#[derive(Debug)]
+pub(crate) struct GapUnfillable;
+
+enum Admit {
+    Deliver,
+    Duplicate,
+    Hold,
 }
 
 const SHARDS: usize = 32;
@@ -35,6 +161,8 @@ const SHARDS: usize = 32;
 pub struct Fanout {
     shards: Box<[Mutex<HashMap<String, Channel>>]>,
     hasher: std::collections::hash_map::RandomState,
+    /// Channels whose live delivery has a gap to fill from history.
+    pub(crate) gaps: GapQueue,
 }
 
 impl Default for Fanout {
@@ -42,6 +170,7 @@ impl Default for Fanout {
         Self {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: Default::default(),
+            gaps: GapQueue::default(),
         }
     }
 }
@@ -75,37 +204,38 @@ impl BrokerHandler for Fanout {
         &self,
         channel: &str,
         publication: Arc<Publication>,
-        _position: &StreamPosition,
+        position: &StreamPosition,
     ) {
         let mut shard = self.shard(channel);
         let Some(ch) = shard.get_mut(channel) else {
             return;
         };
-        let Some(frame) = publication_frame(channel, &publication) else {
-            tracing::warn!(channel, "publication data is not JSON; not delivered");
-            return;
-        };
-        let skip: Option<ConnectionId> = match ch.options.echo_to_publisher {
-            true => None,
-            false => publication
-                .info
-                .as_ref()
-                .and_then(|i| i.client.parse().ok()),
-        };
-        for (id, sub) in ch.subscribers.iter_mut() {
-            if Some(*id) == skip {
-                continue;
-            }
-            match &mut sub.pending {
-                Some(buffer) if buffer.len() < RECOVERY_BUFFER_LIMIT => {
-                    buffer.push(publication.clone())
+        match ch.admit(&publication, position) {
+            Admit::Deliver => ch.deliver(channel, &publication),
+            Admit::Duplicate => {}
+            Admit::Hold => {
+                let held = ch.held.get_or_insert_with(Vec::new);
+                // Past the limit the gap is reported unfillable by `fill_gap`.
+                if held.len() < RECOVERY_BUFFER_LIMIT {
+                    held.push((publication, position.clone()));
                 }
-                Some(_) => sub.overflowed = true,
-                // A full queue is the outbound policy's business (close or drop).
-                None => {
-                    let _ = sub.outbound.send(frame.clone());
-                }
+                drop(shard);
+                self.gaps.request(channel);
             }
+        }
+    }
+
+    fn on_resubscribed(&self) {
+        // Anything published while the connection was down is in history
+        // only: every history channel reads what follows its position.
+        let mut channels = Vec::new();
+        self.for_each_channel(|name, ch| {
+            if ch.position.is_some() {
+                channels.push(name.to_owned());
+            }
+        });
+        for channel in channels {
+            self.gaps.request(&channel);
         }
     }
 

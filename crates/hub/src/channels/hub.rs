@@ -13,6 +13,7 @@ use switchboard_transport::{OutMessage, Outbound};
 use super::encode::publication_frame;
 use super::encode::{subscribe_push, unsubscribe_push};
 use super::fanout::{Channel, Fanout, Subscriber};
+use super::gaps::fill_gaps;
 use super::members::Members;
 use super::offline::{channel_users, OfflineQueues};
 use super::options::{ChannelOptions, OptionsResolver};
@@ -82,19 +83,25 @@ pub struct ChannelSummary {
     pub num_clients: usize,
 }
 
-struct Inner {
-    fanout: Arc<Fanout>,
-    broker: Arc<dyn Broker>,
+pub(crate) struct Inner {
+    pub(crate) fanout: Arc<Fanout>,
+    pub(crate) broker: Arc<dyn Broker>,
     presence: Arc<dyn PresenceManager>,
     resolver: OptionsResolver,
     offline: OfflineQueues,
     members: Members,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.fanout.gaps.close();
+    }
+}
+
 /// Channel operations; a cheap handle.
 #[derive(Clone)]
 pub struct ChannelHub {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for ChannelHub {
@@ -114,7 +121,9 @@ pub struct SubscriberRef<'a> {
 }
 
 impl ChannelHub {
-    /// A hub over `broker` and `presence`; registers itself as the broker's handler.
+    /// A hub over `broker` and `presence`; registers itself as the
+    /// broker's handler and starts the task that fills gaps in live
+    /// delivery from history (so it must be called within a Tokio runtime).
     pub fn new(
         broker: Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
@@ -122,16 +131,16 @@ impl ChannelHub {
     ) -> Self {
         let fanout = Arc::new(Fanout::default());
         broker.set_handler(fanout.clone() as Arc<dyn BrokerHandler>);
-        Self {
-            inner: Arc::new(Inner {
-                fanout,
-                broker,
-                presence,
-                resolver,
-                offline: OfflineQueues::default(),
-                members: Members::default(),
-            }),
-        }
+        let inner = Arc::new(Inner {
+            fanout: fanout.clone(),
+            broker,
+            presence,
+            resolver,
+            offline: OfflineQueues::default(),
+            members: Members::default(),
+        });
+        tokio::spawn(fill_gaps(Arc::downgrade(&inner), fanout));
+        Self { inner }
     }
 
     /// The options of `channel`.
@@ -159,10 +168,9 @@ impl ChannelHub {
         }
         let first = {
             let mut shard = self.inner.fanout.shard(channel);
-            let ch = shard.entry(channel.to_owned()).or_insert_with(|| Channel {
-                options: options.clone(),
-                subscribers: HashMap::new(),
-            });
+            let ch = shard
+                .entry(channel.to_owned())
+                .or_insert_with(|| Channel::new(options.clone()));
             if ch.subscribers.contains_key(&who.id) {
                 return Err(ChannelError::AlreadySubscribed);
             }
@@ -198,9 +206,18 @@ impl ChannelHub {
             .unwrap_or(0);
         let live = {
             let mut shard = self.inner.fanout.shard(channel);
-            let sub = shard
-                .get_mut(channel)
-                .and_then(|ch| ch.subscribers.get_mut(&who.id));
+            let mut ch = shard.get_mut(channel);
+            if let Some(ch) = ch.as_deref_mut() {
+                // Live delivery starts where this read stood, unless
+                // publications were already delivered (they are newer).
+                if ch.position.is_none() {
+                    ch.position = outcome
+                        .position
+                        .clone()
+                        .map(|p| StreamPosition { offset: top, ..p });
+                }
+            }
+            let sub = ch.and_then(|ch| ch.subscribers.get_mut(&who.id));
             match sub {
                 None => false, // unsubscribed (or disconnected) meanwhile
                 Some(sub) if sub.overflowed => false,
@@ -483,14 +500,26 @@ impl ChannelHub {
     /// A server-side unsubscribe (server API `unsubscribe`): the connection
     /// gets an `unsubscribe` push (code 2000). Returns whether it was subscribed.
     pub async fn server_unsubscribe(&self, id: ConnectionId, channel: &str) -> bool {
+        let code = switchboard_protocol::client::unsubscribe::SERVER;
+        self.unsubscribe_with_push(id, channel, code, "server unsubscribe")
+            .await
+    }
+
+    /// Unsubscribes a connection and tells it with an `unsubscribe` push.
+    pub(crate) async fn unsubscribe_with_push(
+        &self,
+        id: ConnectionId,
+        channel: &str,
+        code: u32,
+        reason: &str,
+    ) -> bool {
         let Some((outbound, info)) = self.inner.members.get(&id) else {
             return false;
         };
         if !self.unsubscribe(id, &info, channel).await {
             return false;
         }
-        let code = switchboard_protocol::client::unsubscribe::SERVER;
-        let _ = outbound.send(unsubscribe_push(channel, code, "server unsubscribe"));
+        let _ = outbound.send(unsubscribe_push(channel, code, reason));
         true
     }
 

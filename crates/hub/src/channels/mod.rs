@@ -6,6 +6,7 @@
 
 mod encode;
 mod fanout;
+mod gaps;
 mod hub;
 mod members;
 mod offline;
