@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 pub use crate::redis::{RedisBroker, RedisOptions, RedisPresence, DEFAULT_PRESENCE_TTL};
 pub use history::Stream;
@@ -54,6 +55,13 @@ pub trait BrokerHandler: Send + Sync + 'static {
     /// reached the handler, so a handler that tracks positions should read
     /// them from history.
     fn on_resubscribed(&self) {}
+}
+
+/// Receives control messages from other nodes (the server API reaching
+/// connections held elsewhere). Must not block.
+pub trait ControlHandler: Send + Sync + 'static {
+    /// One message, as the sender gave it.
+    fn on_control(&self, message: Bytes);
 }
 
 /// Moves publications between nodes and keeps history.
@@ -98,6 +106,18 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Removes a channel's publications; its epoch and offsets carry on.
     async fn remove_history(&self, channel: &str) -> Result<(), BrokerError>;
+
+    /// Joins the control bus as node `node`: `handler` gets every message
+    /// sent to all nodes or to this one.
+    async fn join_control(
+        &self,
+        node: &str,
+        handler: Arc<dyn ControlHandler>,
+    ) -> Result<(), BrokerError>;
+
+    /// Sends a control message to node `to`, or to every node that joined
+    /// (this one included) when `None`.
+    async fn publish_control(&self, to: Option<&str>, message: Bytes) -> Result<(), BrokerError>;
 }
 
 /// Who is present in channels.

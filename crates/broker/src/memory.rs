@@ -6,6 +6,7 @@ use std::hash::BuildHasher;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use rand::distr::{Alphanumeric, SampleString};
 
 use crate::history::Stream;
@@ -13,7 +14,7 @@ use crate::types::{
     BrokerError, ClientInfo, HistoryOptions, HistoryPage, HistoryQuery, PresenceStats, Publication,
     StreamPosition,
 };
-use crate::{now_ms, Broker, BrokerHandler, PresenceManager};
+use crate::{now_ms, Broker, BrokerHandler, ControlHandler, PresenceManager};
 
 const SHARDS: usize = 16;
 
@@ -100,6 +101,18 @@ impl Broker for MemoryBroker {
             handler.on_leave(channel, info);
         }
         Ok(())
+    }
+
+    async fn join_control(
+        &self,
+        _node: &str,
+        _handler: Arc<dyn ControlHandler>,
+    ) -> Result<(), BrokerError> {
+        Ok(()) // one node: no other node ever sends
+    }
+
+    async fn publish_control(&self, _to: Option<&str>, _message: Bytes) -> Result<(), BrokerError> {
+        Ok(()) // one node: nobody to send to
     }
 
     async fn subscribe(&self, _channel: &str) -> Result<(), BrokerError> {

@@ -453,6 +453,31 @@ async fn redis_presence_contract() {
     presence_contract(RedisPresence::connect(options).await.unwrap()).await;
 }
 
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
+
+/// The contract's channels c1, c2 and c3 hash to slots on three different
+/// masters, so a script touching keys of two slots, or pub/sub that misses
+/// a node, fails here.
+#[tokio::test]
+async fn redis_cluster_broker_contract() {
+    let cluster = redis_cluster::RedisCluster::start().await;
+    let options = RedisOptions::cluster(cluster.urls(), unique_prefix("cluster"));
+    broker_contract(RedisBroker::connect(options).await.expect("connect")).await;
+    assert_eq!(
+        cluster.nodes_holding_keys().await,
+        3,
+        "channels spread over every node"
+    );
+}
+
+#[tokio::test]
+async fn redis_cluster_presence_contract() {
+    let cluster = redis_cluster::RedisCluster::start().await;
+    let options = RedisOptions::cluster(cluster.urls(), unique_prefix("presence"));
+    presence_contract(RedisPresence::connect(options).await.unwrap()).await;
+}
+
 // ---------------------------------------------------------------- Redis only
 
 #[tokio::test]

@@ -56,7 +56,7 @@ impl Config {
         if !shown.channels.token_hmac_secret.is_empty() {
             shown.channels.token_hmac_secret = REDACTED.to_string();
         }
-        shown.broker.url = shown.broker.url_redacted();
+        shown.broker = shown.broker.redacted();
         // Only a hand-built value beyond TOML's i64 range can fail here.
         shown
             .to_toml_unredacted()

@@ -7,9 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use switchboard_broker::{
-    Broker, BrokerError, BrokerHandler, ClientInfo, HistoryOptions, HistoryPage, HistoryQuery,
-    PresenceManager, PresenceStats, Publication, StreamPosition,
+    Broker, BrokerError, BrokerHandler, ClientInfo, ControlHandler, HistoryOptions, HistoryPage,
+    HistoryQuery, PresenceManager, PresenceStats, Publication, StreamPosition,
 };
 
 /// Broker figures for `/metrics`.
@@ -82,6 +83,18 @@ impl Broker for CountedBroker {
             &self.errors,
             self.inner.history(channel, query, history).await,
         )
+    }
+
+    async fn join_control(
+        &self,
+        node: &str,
+        handler: Arc<dyn ControlHandler>,
+    ) -> Result<(), BrokerError> {
+        count(&self.errors, self.inner.join_control(node, handler).await)
+    }
+
+    async fn publish_control(&self, to: Option<&str>, message: Bytes) -> Result<(), BrokerError> {
+        count(&self.errors, self.inner.publish_control(to, message).await)
     }
 
     async fn remove_history(&self, channel: &str) -> Result<(), BrokerError> {

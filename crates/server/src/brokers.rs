@@ -38,8 +38,18 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
             nodes: Arc::new(MemoryPresence::new()),
         }),
         BrokerKind::Redis => {
-            let broker =
-                RedisBroker::connect(RedisOptions::new(&config.url, &config.prefix)).await?;
+            // Empty strings in the config mean "not set".
+            let set = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+            let options = RedisOptions {
+                urls: config.urls.clone(),
+                cluster: config.cluster,
+                username: set(&config.username),
+                password: set(&config.password),
+                tls_ca_file: set(&config.tls_ca_file).map(Into::into),
+                tls_insecure: config.tls_insecure,
+                ..RedisOptions::new(&config.url, &config.prefix)
+            };
+            let broker = RedisBroker::connect(options).await?;
             let presence = RedisPresence::from_broker(&broker);
             let nodes = RedisPresence::from_broker(&broker).with_ttl(NODE_TTL);
             Ok(Backends {

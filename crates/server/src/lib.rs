@@ -11,6 +11,7 @@ mod api;
 mod broker_metrics;
 mod brokers;
 mod channels;
+mod cluster;
 mod endpoint;
 mod health;
 mod listener;

@@ -68,6 +68,15 @@ impl Nodes {
         nodes
     }
 
+    /// How many live nodes other than `uid` the registry knows (0 when it
+    /// cannot be read: then there is nobody to wait for).
+    pub async fn count_others(&self, uid: &str) -> usize {
+        match self.registry.presence(NODES_CHANNEL).await {
+            Ok(entries) => entries.keys().filter(|id| *id != uid).count(),
+            Err(_) => 0,
+        }
+    }
+
     /// Leaves the registry at shutdown, so other nodes stop listing this one at once.
     pub async fn leave(&self, uid: &str) {
         let _ = self.registry.remove(NODES_CHANNEL, uid).await;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker_metrics::{BrokerMetrics, CountedBroker, CountedPresence};
 use crate::channels::keepalive::KeepAlive;
 use crate::channels::namespaces;
+use crate::cluster::Cluster;
 use crate::endpoint::Endpoint;
 use crate::nodes::{self, Nodes};
 use crate::state::{AppState, Lifecycle, Shared};
@@ -156,6 +157,7 @@ impl ServerBuilder {
             broker: broker.clone(),
         };
         let hub = Hub::new();
+        let cluster = Cluster::new(broker.clone());
         let channels = ChannelHub::new(broker, presence, namespaces::resolver(&config.channels));
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
         let state: AppState = Arc::new(Shared {
@@ -166,6 +168,7 @@ impl ServerBuilder {
             keepalive: Arc::new(KeepAlive::default()),
             users,
             nodes,
+            cluster,
             broker_metrics,
             bus,
             lifecycle: Lifecycle::new(&root),
@@ -173,6 +176,10 @@ impl ServerBuilder {
             node_uid: uuid::Uuid::new_v4().to_string(),
             local_addr,
         });
+        if let Err(err) = Cluster::join(&state).await {
+            // Joined anyway: the broker subscribes again when it reconnects.
+            tracing::warn!(error = %err, "cannot join the control bus yet");
+        }
         let stop = state.lifecycle.stop_accepting.clone();
         tokio::spawn(nodes::announce_loop(
             state.clone(),

@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::broker_metrics::BrokerMetrics;
 use crate::channels::keepalive::KeepAlive;
+use crate::cluster::Cluster;
 use crate::endpoint::Endpoint;
 use crate::nodes::Nodes;
 use crate::users::Users;
@@ -33,6 +34,8 @@ pub struct Shared {
     pub users: Arc<Users>,
     /// Every live node (the `info` method) and the broker's health.
     pub nodes: Nodes,
+    /// Server API calls that reach the other nodes' connections.
+    pub cluster: Cluster,
     /// Broker errors and reconnects, for `/metrics`.
     pub broker_metrics: BrokerMetrics,
     /// Where events go.

@@ -6,19 +6,20 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use futures_util::StreamExt;
 use rand::distr::{Alphanumeric, SampleString};
-use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
+use redis::aio::{PubSubSink, PubSubStream};
 use redis::{AsyncCommands, Script};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Message};
-use super::{bounded, scripts, unavailable, Keys, RedisOptions, CONNECT_TIMEOUT};
+use super::{bounded, scripts, Commands, Keys, RedisOptions};
 use crate::types::{
     BrokerError, ClientInfo, HistoryOptions, HistoryPage, HistoryQuery, Publication, StreamPosition,
 };
-use crate::{now_ms, Broker, BrokerHandler};
+use crate::{now_ms, Broker, BrokerHandler, ControlHandler};
 
 /// The meta hash (epoch, top offset) lives at least this long after the
 /// last publish, so offsets and the epoch survive a quiet period.
@@ -40,7 +41,7 @@ fn meta_ttl(history: &HistoryOptions) -> u64 {
 /// A broker on Redis: every node connected to the same Redis (and prefix)
 /// sees the same channels, offsets and history.
 ///
-/// It holds a [`ConnectionManager`] for commands (reconnects by itself; a
+/// It holds a command connection, to one server or a cluster (reconnects by itself; a
 /// command during an outage fails within 5 s with
 /// [`BrokerError::Unavailable`]) and one pub/sub connection owned by a
 /// background task that delivers to the handler and reconnects with
@@ -53,8 +54,11 @@ pub struct RedisBroker {
 
 struct Inner {
     keys: Keys,
-    commands: ConnectionManager,
+    commands: Commands,
+    /// Where Redis is, for reconnecting pub/sub.
+    options: RedisOptions,
     handler: OnceLock<Arc<dyn BrokerHandler>>,
+    control: OnceLock<Arc<dyn ControlHandler>>,
     subs: Mutex<Subscriptions>,
     publish: Script,
     history: Script,
@@ -67,6 +71,8 @@ struct Inner {
 /// channel subscribed) and the live pub/sub sink, `None` while reconnecting.
 struct Subscriptions {
     wanted: HashMap<String, usize>,
+    /// The control bus pub/sub channels (to all nodes, to this node), once joined.
+    control: Vec<String>,
     sink: Option<PubSubSink>,
 }
 
@@ -84,43 +90,36 @@ impl std::fmt::Debug for RedisBroker {
     }
 }
 
-async fn connect_pubsub(client: &redis::Client) -> Result<redis::aio::PubSub, BrokerError> {
-    match tokio::time::timeout(CONNECT_TIMEOUT, client.get_async_pubsub()).await {
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(e)) => Err(unavailable("pub/sub connect", e)),
-        Err(_) => Err(BrokerError::Unavailable(format!(
-            "redis pub/sub connect: no answer within {CONNECT_TIMEOUT:?}"
-        ))),
-    }
-}
-
 impl RedisBroker {
     /// Connects (commands and pub/sub), within 5 s; a Redis that cannot be
     /// reached is [`BrokerError::Unavailable`].
     pub async fn connect(options: RedisOptions) -> Result<Self, BrokerError> {
         let keys = Keys::new(&options.prefix)?;
-        let (client, commands) = super::connect_commands(&options.url).await?;
-        let (sink, stream) = connect_pubsub(&client).await?.split();
+        let commands = super::connect_commands(&options, false).await?;
+        let (sink, stream) = super::connect_pubsub(&options).await?.split();
         let inner = Arc::new(Inner {
             keys,
             commands,
+            options,
             handler: OnceLock::new(),
+            control: OnceLock::new(),
             subs: Mutex::new(Subscriptions {
                 wanted: HashMap::new(),
+                control: Vec::new(),
                 sink: Some(sink),
             }),
             publish: Script::new(scripts::PUBLISH),
             history: Script::new(scripts::HISTORY),
             reconnects: AtomicU64::new(0),
         });
-        let reader = tokio::spawn(run_pubsub(Arc::downgrade(&inner), client, stream));
+        let reader = tokio::spawn(run_pubsub(Arc::downgrade(&inner), stream));
         Ok(Self {
             inner,
             _reader: AbortOnDrop(reader),
         })
     }
 
-    pub(crate) fn commands(&self) -> ConnectionManager {
+    pub(crate) fn commands(&self) -> Commands {
         self.inner.commands.clone()
     }
 
@@ -132,11 +131,7 @@ impl RedisBroker {
 /// The pub/sub task: reads messages in order and hands them to the handler;
 /// on a lost connection reconnects with backoff and re-subscribes. Holds
 /// only a weak reference, so it never keeps the broker alive.
-async fn run_pubsub(
-    inner: std::sync::Weak<Inner>,
-    client: redis::Client,
-    mut stream: PubSubStream,
-) {
+async fn run_pubsub(inner: std::sync::Weak<Inner>, mut stream: PubSubStream) {
     loop {
         read_until_lost(&inner, &mut stream).await;
         let Some(strong) = inner.upgrade() else {
@@ -152,7 +147,7 @@ async fn run_pubsub(
             let Some(strong) = inner.upgrade() else {
                 return;
             };
-            match resubscribe(&strong, &client).await {
+            match resubscribe(&strong).await {
                 Ok(stream) => break stream,
                 Err(err) => {
                     tracing::warn!(error = %err, retry_in = ?backoff, "redis pub/sub reconnect failed")
@@ -164,10 +159,11 @@ async fn run_pubsub(
 
 /// Connects a new pub/sub connection and SUBSCRIBEs every wanted channel
 /// before any subscribe/unsubscribe call can use it.
-async fn resubscribe(inner: &Inner, client: &redis::Client) -> Result<PubSubStream, BrokerError> {
-    let (mut sink, stream) = connect_pubsub(client).await?.split();
+async fn resubscribe(inner: &Inner) -> Result<PubSubStream, BrokerError> {
+    let (mut sink, stream) = super::connect_pubsub(&inner.options).await?.split();
     let mut subs = inner.subs.lock().await;
-    let names: Vec<String> = subs.wanted.keys().map(|c| inner.keys.pubsub(c)).collect();
+    let channels = subs.wanted.keys().map(|c| inner.keys.pubsub(c));
+    let names: Vec<String> = channels.chain(subs.control.iter().cloned()).collect();
     for chunk in names.chunks(500) {
         bounded("resubscribe", sink.subscribe(chunk)).await?;
     }
@@ -206,6 +202,9 @@ async fn read_until_lost(inner: &std::sync::Weak<Inner>, stream: &mut PubSubStre
 
 fn deliver(inner: &Inner, pubsub: &str, payload: &[u8]) {
     let Some(channel) = inner.keys.channel_of(pubsub) else {
+        if let Some(control) = inner.control.get() {
+            control.on_control(Bytes::copy_from_slice(payload));
+        }
         return;
     };
     let Some(handler) = inner.handler.get() else {
@@ -222,6 +221,15 @@ fn deliver(inner: &Inner, pubsub: &str, payload: &[u8]) {
             bytes = payload.len(),
             "undecodable message from redis pub/sub; skipped"
         ),
+    }
+}
+
+/// The control bus pub/sub channel of one node, or of all. Not under
+/// `:pub:`, so no channel name can collide with it.
+fn control_name(inner: &Inner, node: Option<&str>) -> String {
+    match node {
+        Some(node) => format!("{}:node:{node}", inner.options.prefix),
+        None => format!("{}:control", inner.options.prefix),
     }
 }
 
@@ -395,6 +403,36 @@ impl Broker for RedisBroker {
             publications,
             position: StreamPosition { offset, epoch },
         })
+    }
+
+    /// SUBSCRIBEs `<prefix>:control` (every node) and `<prefix>:node:<node>`.
+    async fn join_control(
+        &self,
+        node: &str,
+        handler: Arc<dyn ControlHandler>,
+    ) -> Result<(), BrokerError> {
+        let names = vec![
+            control_name(&self.inner, None),
+            control_name(&self.inner, Some(node)),
+        ];
+        let _ = self.inner.control.set(handler);
+        let mut subs = self.inner.subs.lock().await;
+        subs.control = names.clone();
+        match subs.sink.as_mut() {
+            // Down: the reconnect subscribes them.
+            None => Ok(()),
+            Some(sink) => bounded("subscribe control", sink.subscribe(names)).await,
+        }
+    }
+
+    async fn publish_control(&self, to: Option<&str>, message: Bytes) -> Result<(), BrokerError> {
+        let mut con = self.inner.commands.clone();
+        let name = control_name(&self.inner, to);
+        bounded(
+            "publish control",
+            con.publish::<_, _, ()>(name, message.as_ref()),
+        )
+        .await
     }
 
     async fn remove_history(&self, channel: &str) -> Result<(), BrokerError> {

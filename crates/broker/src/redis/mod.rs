@@ -23,17 +23,46 @@
 //! channel's publications in offset order (one pub/sub connection per node,
 //! read by one task).
 //!
-//! Regular `PUBLISH` is broadcast to every node of a Redis Cluster; sharded
-//! pub/sub (`SPUBLISH`) is not used yet.
+//! # Redis Cluster
+//!
+//! With `cluster` set in [`RedisOptions`], commands go through the cluster client
+//! (`redis::cluster_async`), which sends each script to the node owning the
+//! slot of its keys; the hash tag above makes every script single-slot, so
+//! a channel's scripts never fail with CROSSSLOT, and different channels
+//! spread over the nodes.
+//!
+//! Pub/sub stays classic (`SUBSCRIBE`/`PUBLISH`) on one plain connection to
+//! the first address that answers: a cluster broadcasts classic `PUBLISH`
+//! over its bus to every node, so that one connection sees every channel.
+//! Sharded pub/sub (`SSUBSCRIBE`/`SPUBLISH`, which stays within a slot's
+//! shard) is not used: a channel's messages would arrive on the connection
+//! to its shard, so each node would need one connection per shard, would
+//! have to move subscriptions when slots migrate or fail over, and around
+//! such a move could get a channel's messages on two connections, out of
+//! order. One classic connection per node, read by one task, keeps each
+//! channel's messages in the order the scripts published them. The cost is
+//! that every publication crosses the cluster bus to every node, which
+//! matters only for clusters much larger than a Switchboard deployment.
+//!
+//! # Credentials and TLS
+//!
+//! `rediss://` addresses connect with TLS (rustls, `ring` provider).
+//! [`RedisOptions::tls_ca_file`] makes that CA the only one trusted; without
+//! it the system's roots are. [`RedisOptions::username`] and
+//! [`RedisOptions::password`] replace those in the URLs, for every node.
+//! Messages show addresses with the user info replaced by `***`.
 
 mod broker;
 mod codec;
+mod connection;
 mod presence;
 mod scripts;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub use broker::RedisBroker;
+pub(crate) use connection::{connect_commands, connect_pubsub, Commands};
 pub use presence::{RedisPresence, DEFAULT_PRESENCE_TTL};
 
 use crate::types::BrokerError;
@@ -44,23 +73,76 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where Redis is and how keys are named.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RedisOptions {
-    /// `redis://[user:password@]host:port[/db]` (or `rediss://` when the
-    /// redis crate is built with TLS).
+    /// `redis://[[user]:password@]host:port[/db]`, or `rediss://…` for TLS.
+    /// Used when [`urls`](Self::urls) is empty.
     pub url: String,
     /// Prepended to every key and pub/sub channel, so several Switchboard
     /// deployments (or tests) can share one Redis. Must not contain `{` or `}`.
     pub prefix: String,
+    /// Used instead of `url` when not empty: the seed nodes of a cluster
+    /// (any one reachable node is enough), or one server.
+    pub urls: Vec<String>,
+    /// The addresses are nodes of a Redis Cluster.
+    pub cluster: bool,
+    /// ACL user for every address, in place of the URLs' user.
+    pub username: Option<String>,
+    /// Password for every address, in place of the URLs' password.
+    pub password: Option<String>,
+    /// With `rediss://`: trust only this CA (PEM), not the system's roots.
+    pub tls_ca_file: Option<PathBuf>,
+    /// With `rediss://`: accept any server certificate (tests only).
+    pub tls_insecure: bool,
 }
 
 impl RedisOptions {
-    /// Options for `url` with key prefix `prefix`.
+    /// Options for the one server at `url` with key prefix `prefix`.
     pub fn new(url: impl Into<String>, prefix: impl Into<String>) -> Self {
         Self {
             url: url.into(),
             prefix: prefix.into(),
+            urls: Vec::new(),
+            cluster: false,
+            username: None,
+            password: None,
+            tls_ca_file: None,
+            tls_insecure: false,
         }
+    }
+
+    /// Options for the Redis Cluster with these seed nodes.
+    pub fn cluster(urls: Vec<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            urls,
+            cluster: true,
+            ..Self::new(String::new(), prefix)
+        }
+    }
+
+    /// The addresses in use: [`urls`](Self::urls) if not empty, else `url`.
+    pub fn addresses(&self) -> &[String] {
+        if self.urls.is_empty() {
+            std::slice::from_ref(&self.url)
+        } else {
+            &self.urls
+        }
+    }
+}
+
+/// Without passwords: options end up in logs and panic messages.
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let addresses: Vec<String> = self.addresses().iter().map(|u| redacted(u)).collect();
+        f.debug_struct("RedisOptions")
+            .field("addresses", &addresses)
+            .field("prefix", &self.prefix)
+            .field("cluster", &self.cluster)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("tls_ca_file", &self.tls_ca_file)
+            .field("tls_insecure", &self.tls_insecure)
+            .finish()
     }
 }
 
@@ -129,40 +211,6 @@ pub(crate) async fn bounded<T>(
             "redis {what}: no answer within {COMMAND_TIMEOUT:?}"
         ))),
     }
-}
-
-/// A client and a connection manager for commands, connected within
-/// [`CONNECT_TIMEOUT`].
-pub(crate) async fn connect_commands(
-    url: &str,
-) -> Result<(::redis::Client, ::redis::aio::ConnectionManager), BrokerError> {
-    let client = ::redis::Client::open(url).map_err(|e| unavailable("url", e))?;
-    let config = ::redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(CONNECT_TIMEOUT))
-        .set_response_timeout(Some(COMMAND_TIMEOUT))
-        .set_number_of_retries(2)
-        .set_max_delay(Duration::from_secs(2));
-    let manager = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        client.get_connection_manager_with_config(config),
-    )
-    .await
-    {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            return Err(BrokerError::Unavailable(format!(
-                "cannot connect to redis at {}: {e}",
-                redacted(url)
-            )))
-        }
-        Err(_) => {
-            return Err(BrokerError::Unavailable(format!(
-                "cannot connect to redis at {}: no answer within {CONNECT_TIMEOUT:?}",
-                redacted(url)
-            )))
-        }
-    };
-    Ok((client, manager))
 }
 
 /// The URL without its password, for messages.

@@ -5,10 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use redis::Script;
 
-use super::{bounded, codec, scripts, Keys, RedisBroker, RedisOptions};
+use super::{bounded, codec, scripts, Commands, Keys, RedisBroker, RedisOptions};
 use crate::types::{BrokerError, ClientInfo, PresenceStats};
 use crate::{now_ms, PresenceManager};
 
@@ -26,7 +25,7 @@ pub const DEFAULT_PRESENCE_TTL: Duration = Duration::from_secs(60);
 #[derive(Clone)]
 pub struct RedisPresence {
     keys: Keys,
-    commands: ConnectionManager,
+    commands: Commands,
     ttl: Duration,
     add: Arc<Script>,
     remove: Arc<Script>,
@@ -46,7 +45,7 @@ impl RedisPresence {
     /// [`BrokerError::Unavailable`].
     pub async fn connect(options: RedisOptions) -> Result<Self, BrokerError> {
         let keys = Keys::new(&options.prefix)?;
-        let (_, commands) = super::connect_commands(&options.url).await?;
+        let commands = super::connect_commands(&options, false).await?;
         Ok(Self::build(keys, commands))
     }
 
@@ -55,7 +54,7 @@ impl RedisPresence {
         Self::build(broker.keys().clone(), broker.commands())
     }
 
-    fn build(keys: Keys, commands: ConnectionManager) -> Self {
+    fn build(keys: Keys, commands: Commands) -> Self {
         Self {
             keys,
             commands,

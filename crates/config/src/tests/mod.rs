@@ -1,5 +1,6 @@
 //! Tests of the public behaviour: defaults, layering, errors, round-trip.
 
+mod broker;
 mod channels;
 mod defaults;
 mod docs;

@@ -68,7 +68,18 @@ fn everything_set() -> Config {
         },
         broker: crate::BrokerConfig {
             kind: crate::BrokerKind::Redis,
-            url: "redis://10.0.0.9:6380/2".into(),
+            url: "rediss://10.0.0.9:6380/2".into(),
+            urls: vec![
+                "rediss://10.0.0.9:7000".into(),
+                "rediss://10.0.0.10:7000".into(),
+            ],
+            cluster: true,
+            username: "app".into(),
+            password: "hunter2".into(),
+            // Validation reads the file, and tls_insecure excludes it;
+            // tests/broker.rs round-trips a CA file.
+            tls_ca_file: String::new(),
+            tls_insecure: true,
             prefix: "sb-test.1".into(),
         },
         channels: ChannelsConfig {

@@ -263,3 +263,111 @@ impl Fanout {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use switchboard_broker::HistoryOptions;
+
+    use super::*;
+
+    fn channel_with_history() -> Channel {
+        Channel::new(ChannelOptions {
+            history: Some(HistoryOptions {
+                size: 100,
+                ttl: Duration::from_secs(60),
+            }),
+            ..ChannelOptions::default()
+        })
+    }
+
+    fn publication(offset: u64) -> Arc<Publication> {
+        Arc::new(Publication {
+            offset,
+            data: Bytes::from_static(b"{}"),
+            info: None,
+            tags: Default::default(),
+            time_ms: 0,
+        })
+    }
+
+    fn at(offset: u64, epoch: &str) -> StreamPosition {
+        StreamPosition {
+            offset,
+            epoch: epoch.to_owned(),
+        }
+    }
+
+    /// Feeds live publications as the broker would; returns the verdicts.
+    fn live(ch: &mut Channel, offsets: &[u64], epoch: &str) -> Vec<&'static str> {
+        offsets
+            .iter()
+            .map(|&o| {
+                let p = publication(o);
+                match ch.admit(&p, &at(o, epoch)) {
+                    Admit::Deliver => "deliver",
+                    Admit::Duplicate => "duplicate",
+                    Admit::Hold => {
+                        ch.held.get_or_insert_with(Vec::new).push((p, at(o, epoch)));
+                        "hold"
+                    }
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn in_order_is_delivered_repeats_skipped_and_a_gap_holds_what_follows() {
+        let mut ch = channel_with_history();
+        let verdicts = live(&mut ch, &[1, 2, 2, 4, 5], "e");
+        assert_eq!(
+            verdicts,
+            ["deliver", "deliver", "duplicate", "hold", "hold"]
+        );
+        assert_eq!(ch.position, Some(at(2, "e")));
+    }
+
+    #[test]
+    fn history_fills_the_gap_then_held_publications_follow_once() {
+        let mut ch = channel_with_history();
+        live(&mut ch, &[1, 2, 5, 6], "e");
+        let missed = vec![publication(3), publication(4), publication(5)];
+        assert!(matches!(ch.fill_gap("c", missed, "e"), Ok(false)));
+        assert_eq!(ch.position, Some(at(6, "e")));
+        assert!(ch.held.is_none());
+        assert_eq!(live(&mut ch, &[7], "e"), ["deliver"]);
+    }
+
+    #[test]
+    fn a_gap_history_did_not_cover_yet_stays_held() {
+        let mut ch = channel_with_history();
+        live(&mut ch, &[1, 5], "e");
+        assert!(matches!(
+            ch.fill_gap("c", vec![publication(2)], "e"),
+            Ok(true)
+        ));
+        assert_eq!(ch.position, Some(at(2, "e")));
+        assert_eq!(ch.held.as_ref().map(Vec::len), Some(1));
+    }
+
+    #[test]
+    fn another_epoch_cannot_be_filled() {
+        let mut ch = channel_with_history();
+        live(&mut ch, &[1], "old");
+        assert_eq!(live(&mut ch, &[1], "new"), ["hold"]);
+        assert!(ch.fill_gap("c", Vec::new(), "old").is_err());
+        let mut ch = channel_with_history();
+        live(&mut ch, &[1], "old");
+        assert!(ch.fill_gap("c", Vec::new(), "new").is_err());
+    }
+
+    #[test]
+    fn publications_without_offsets_are_always_delivered() {
+        let mut ch = channel_with_history();
+        live(&mut ch, &[3], "e");
+        assert_eq!(live(&mut ch, &[0, 0], "e"), ["deliver", "deliver"]);
+        assert_eq!(ch.position, Some(at(3, "e")));
+    }
+}

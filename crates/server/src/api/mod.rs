@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use switchboard_protocol::api::{code, ApiError};
 
+use crate::cluster;
 use crate::reply;
 use crate::state::AppState;
 
@@ -52,6 +53,11 @@ impl Failure {
             status: StatusCode::OK,
             error,
         }
+    }
+
+    /// The error object, as another node sends it back.
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(&self.error).unwrap_or(Value::Null)
     }
 
     /// Invalid parameters (method level, code 107).
@@ -119,8 +125,23 @@ async fn dispatch(
 }
 
 /// Runs one method (not `batch`) on parsed parameters; `batch` calls this
-/// for each of its commands, so both paths are the same code.
+/// for each of its commands, so both paths are the same code. Methods that
+/// act on connections run on every node (see `cluster.rs`).
 async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Failure> {
+    if !cluster::NODE_LOCAL_METHODS.contains(&method) {
+        return run_here(state, method, params).await;
+    }
+    let local = run_here(state, method, params.clone()).await?;
+    let remote = state.cluster.ask_others(state, method, &params).await;
+    Ok(cluster::merge(method, local, remote))
+}
+
+/// Runs one method on this node only.
+pub(crate) async fn run_here(
+    state: &AppState,
+    method: &str,
+    params: Value,
+) -> Result<Value, Failure> {
     match method {
         "info" => json(info::call(state, params_of(params)?).await),
         "connections" => json(connections::call(state, params_of(params)?)),
