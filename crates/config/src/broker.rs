@@ -50,6 +50,11 @@ pub struct BrokerConfig {
     /// deployments can share one Redis. Default `switchboard`; letters,
     /// digits, `_`, `-`, `.`.
     pub prefix: String,
+    /// Start even when Redis cannot be reached: the node serves raw
+    /// endpoints, `/readyz` answers 503 and channel operations fail with a
+    /// temporary error until Redis answers. Default `false` (the start
+    /// fails with an error naming the address).
+    pub start_degraded: bool,
 }
 
 impl Default for BrokerConfig {
@@ -64,6 +69,7 @@ impl Default for BrokerConfig {
             tls_ca_file: String::new(),
             tls_insecure: false,
             prefix: "switchboard".to_owned(),
+            start_degraded: false,
         }
     }
 }

@@ -28,7 +28,8 @@ pub const NODE_ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
 const NODE_TTL: Duration = Duration::from_secs(15);
 
 /// Connects the configured backends; a Redis that cannot be reached is an
-/// error at start rather than a server that fails every channel later.
+/// error at start rather than a server that fails every channel later,
+/// unless `start_degraded` asks for the latter.
 pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
     match config.kind {
         BrokerKind::Memory => Ok(Backends {
@@ -49,7 +50,11 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
                 tls_insecure: config.tls_insecure,
                 ..RedisOptions::new(&config.url, &config.prefix)
             };
-            let broker = RedisBroker::connect(options).await?;
+            let broker = if config.start_degraded {
+                RedisBroker::connect_degraded(options).await?
+            } else {
+                RedisBroker::connect(options).await?
+            };
             let presence = RedisPresence::from_broker(&broker);
             let nodes = RedisPresence::from_broker(&broker).with_ttl(NODE_TTL);
             Ok(Backends {

@@ -39,7 +39,8 @@ impl Nodes {
         self.healthy.load(Ordering::Relaxed)
     }
 
-    async fn announce(&self, node: &NodeInfo) {
+    /// Writes this node's entry; records whether the broker answered.
+    pub async fn announce(&self, node: &NodeInfo) {
         let info = ClientInfo {
             user: node.uid.clone(),
             client: node.uid.clone(),
@@ -83,9 +84,10 @@ impl Nodes {
     }
 }
 
-/// Announces this node every `every` until `stop`.
+/// Announces this node every `every` (the first one is the server's, at
+/// start) until `stop`.
 pub async fn announce_loop(state: AppState, every: Duration, stop: CancellationToken) {
-    let mut ticker = tokio::time::interval(every);
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

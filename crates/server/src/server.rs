@@ -31,7 +31,7 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The broker (`[broker]`) could not be reached.
-    #[error("cannot use the broker at {url} (broker.url): {message}; start Redis, or fix broker.url, or set broker.kind = \"memory\"")]
+    #[error("cannot use the broker at {url} (broker.url): {message}; start Redis, or fix broker.url, or set broker.start_degraded = true to start without it, or broker.kind = \"memory\"")]
     Broker {
         /// The URL, password redacted.
         url: String,
@@ -138,7 +138,7 @@ impl ServerBuilder {
             brokers::connect(&config.broker)
                 .await
                 .map_err(|err| StartError::Broker {
-                    url: config.broker.url_redacted(),
+                    url: config.broker.addresses_redacted(),
                     message: err.to_string(),
                 })?;
         let presence_ttl = backends.presence_ttl;
@@ -180,6 +180,8 @@ impl ServerBuilder {
             // Joined anyway: the broker subscribes again when it reconnects.
             tracing::warn!(error = %err, "cannot join the control bus yet");
         }
+        // Announced before accepting, so `/readyz` tells the truth from the start.
+        state.nodes.announce(&crate::api::this_node(&state)).await;
         let stop = state.lifecycle.stop_accepting.clone();
         tokio::spawn(nodes::announce_loop(
             state.clone(),

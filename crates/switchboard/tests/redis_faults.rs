@@ -235,3 +235,73 @@ async fn redis_back_without_its_data_tells_subscribers_recovery_failed() {
     drop(subscriber);
     node.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_node_started_degraded_serves_channels_once_redis_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let toml = channels_toml(&format!(
+        r#"
+[broker]
+kind = "redis"
+url = "redis://127.0.0.1:{port}"
+prefix = "degraded-{}"
+start_degraded = true
+
+[[channels.namespaces]]
+name = "chat"
+history_size = 10
+history_ttl_ms = 60000
+"#,
+        std::process::id()
+    ));
+    let node = TestServer::start(&toml).await;
+    let readyz = || async {
+        node.http
+            .get(node.http_url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(readyz().await, 503, "not ready without redis");
+    let mut client = Centrifuge::connect(&node.ws_url(PATH)).await;
+    let code = client
+        .error_code("subscribe", json!({ "channel": CHANNEL }))
+        .await;
+    assert_eq!(code, 100, "a temporary error while redis is away");
+    let (_, body) = node
+        .api("publish", json!({ "channel": CHANNEL, "data": { "n": 0 } }))
+        .await;
+    assert!(body.get("error").is_some(), "publish fails: {body}");
+
+    let _redis = RedisServer::start_on(port).await.expect("redis starts");
+    centrifuge::eventually("ready once redis answers", || async {
+        readyz().await == 200
+    })
+    .await;
+    // The pub/sub connection retries with backoff (at most 5 s apart).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let reply = client
+            .command("subscribe", json!({ "channel": CHANNEL }))
+            .await;
+        if reply.get("error").is_none() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "subscribe still fails: {reply}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    centrifuge::api_publish(&node, CHANNEL, json!({ "n": 1 })).await;
+    let publication = client.next_publication(CHANNEL).await;
+    assert_eq!(publication["data"]["n"], 1, "{publication}");
+    drop(client);
+    node.server.shutdown().await;
+}

@@ -94,9 +94,32 @@ impl RedisBroker {
     /// Connects (commands and pub/sub), within 5 s; a Redis that cannot be
     /// reached is [`BrokerError::Unavailable`].
     pub async fn connect(options: RedisOptions) -> Result<Self, BrokerError> {
+        Self::start(options, false).await
+    }
+
+    /// Like [`connect`](Self::connect), but a Redis that cannot be reached
+    /// now is no error: calls fail with [`BrokerError::Unavailable`] until
+    /// it answers, and the pub/sub connection keeps trying with backoff
+    /// (subscribing every channel asked for meanwhile). Only invalid
+    /// options are errors.
+    pub async fn connect_degraded(options: RedisOptions) -> Result<Self, BrokerError> {
+        Self::start(options, true).await
+    }
+
+    async fn start(options: RedisOptions, degraded: bool) -> Result<Self, BrokerError> {
         let keys = Keys::new(&options.prefix)?;
-        let commands = super::connect_commands(&options, false).await?;
-        let (sink, stream) = super::connect_pubsub(&options).await?.split();
+        let commands = super::connect_commands(&options, degraded).await?;
+        let (sink, stream) = match super::connect_pubsub(&options).await {
+            Ok(pubsub) => {
+                let (sink, stream) = pubsub.split();
+                (Some(sink), Some(stream))
+            }
+            Err(err) if degraded => {
+                tracing::warn!(error = %err, "redis unreachable; starting degraded and retrying");
+                (None, None)
+            }
+            Err(err) => return Err(err),
+        };
         let inner = Arc::new(Inner {
             keys,
             commands,
@@ -106,7 +129,7 @@ impl RedisBroker {
             subs: Mutex::new(Subscriptions {
                 wanted: HashMap::new(),
                 control: Vec::new(),
-                sink: Some(sink),
+                sink,
             }),
             publish: Script::new(scripts::PUBLISH),
             history: Script::new(scripts::HISTORY),
@@ -131,15 +154,17 @@ impl RedisBroker {
 /// The pub/sub task: reads messages in order and hands them to the handler;
 /// on a lost connection reconnects with backoff and re-subscribes. Holds
 /// only a weak reference, so it never keeps the broker alive.
-async fn run_pubsub(inner: std::sync::Weak<Inner>, mut stream: PubSubStream) {
+async fn run_pubsub(inner: std::sync::Weak<Inner>, mut stream: Option<PubSubStream>) {
     loop {
-        read_until_lost(&inner, &mut stream).await;
-        let Some(strong) = inner.upgrade() else {
-            return;
-        };
-        strong.subs.lock().await.sink = None;
-        drop(strong);
-        tracing::warn!("redis pub/sub connection lost; reconnecting");
+        if let Some(stream) = stream.as_mut() {
+            read_until_lost(&inner, stream).await;
+            let Some(strong) = inner.upgrade() else {
+                return;
+            };
+            strong.subs.lock().await.sink = None;
+            drop(strong);
+            tracing::warn!("redis pub/sub connection lost; reconnecting");
+        }
         let mut backoff = BACKOFF_MIN;
         stream = loop {
             tokio::time::sleep(backoff).await;
@@ -148,7 +173,7 @@ async fn run_pubsub(inner: std::sync::Weak<Inner>, mut stream: PubSubStream) {
                 return;
             };
             match resubscribe(&strong).await {
-                Ok(stream) => break stream,
+                Ok(stream) => break Some(stream),
                 Err(err) => {
                     tracing::warn!(error = %err, retry_in = ?backoff, "redis pub/sub reconnect failed")
                 }

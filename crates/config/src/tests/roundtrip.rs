@@ -81,6 +81,7 @@ fn everything_set() -> Config {
             tls_ca_file: String::new(),
             tls_insecure: true,
             prefix: "sb-test.1".into(),
+            start_degraded: true,
         },
         channels: ChannelsConfig {
             max_channels_per_connection: 1,
