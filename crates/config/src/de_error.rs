@@ -163,7 +163,7 @@ pub(crate) fn hint(key: &str) -> Option<&'static str> {
         "endpoints.max_message_size" => {
             "write a whole number of bytes from 125 to 268435456, e.g. 1048576"
         }
-        "endpoints.idle_timeout_ms" | "endpoints.max_lifetime_ms" => {
+        "endpoints.idle_timeout_ms" | "endpoints.max_lifetime_ms" | "endpoints.write_delay_ms" => {
             "write a whole number of milliseconds, or 0 to disable"
         }
         "endpoints.heartbeat.mode" => "use one of: none, send, expect",

@@ -295,6 +295,12 @@ pub struct EndpointConfig {
     pub outbound_queue_bytes: usize,
     /// What to do when the send queue is full. Default `close`.
     pub overflow: OverflowPolicy,
+    /// Hold a connection's outgoing messages up to this long and write
+    /// them together in one system call (TOML `write_delay_ms`; 0 or
+    /// absent = off, each message is written at once). Trades up to this
+    /// much latency for less CPU per message under fan-out. At most 1000.
+    #[serde(rename = "write_delay_ms", with = "crate::duration::opt_millis")]
+    pub write_delay: Option<Duration>,
     /// How message data is framed. Default `payload`.
     pub format: EventFormat,
     /// Browser origins allowed to connect, each `*` or
@@ -323,6 +329,7 @@ impl Default for EndpointConfig {
             deflate: DeflateConfig::default(),
             outbound_queue_bytes: 4 * MIB,
             overflow: OverflowPolicy::Close,
+            write_delay: None,
             format: EventFormat::Payload,
             allowed_origins: Vec::new(),
             subprotocols: Vec::new(),

@@ -143,9 +143,18 @@ fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
             "use a size in that range, e.g. 1048576",
         ));
     }
+    if e.write_delay.is_some_and(|d| d > Duration::from_secs(1)) {
+        return Err(ConfigError::new(
+            key("write_delay_ms"),
+            e.write_delay.map_or(0, |d| d.as_millis()).to_string(),
+            "holds messages for more than a second, which no client expects of a real-time server",
+            "use 0 (off) or a few milliseconds, e.g. 5",
+        ));
+    }
     for (name, value) in [
         ("idle_timeout_ms", e.idle_timeout),
         ("max_lifetime_ms", e.max_lifetime),
+        ("write_delay_ms", e.write_delay),
     ] {
         // Only a hand-built Config can hold this: from TOML, 0 becomes None.
         if value.is_some_and(|d| d.as_millis() == 0) {

@@ -116,6 +116,7 @@ impl Endpoint {
             heartbeat,
             idle_timeout: config.idle_timeout,
             max_lifetime: config.max_lifetime,
+            write_delay: config.write_delay,
             ..ConnectionSettings::default()
         };
         let mode = match config.compression {

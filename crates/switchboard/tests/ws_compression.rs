@@ -198,3 +198,62 @@ async fn compressed_frame_without_negotiation_is_a_protocol_error() {
     assert_eq!(error.error.as_ref().unwrap().kind, "protocol");
     t.server.shutdown().await;
 }
+
+/// Reads frames until a text one arrives; inflates it when compressed.
+async fn read_text(raw: &mut RawClient) -> (bool, Vec<u8>, String) {
+    loop {
+        let frame = raw.read_frame().await;
+        if frame.opcode != 0x1 {
+            continue;
+        }
+        let text = if frame.rsv1 {
+            inflate(&mut Decompress::new(false), &frame.payload)
+        } else {
+            frame.payload.clone()
+        };
+        return (frame.rsv1, frame.payload, String::from_utf8(text).unwrap());
+    }
+}
+
+#[tokio::test]
+async fn shared_mode_sends_every_subscriber_the_same_compressed_publication() {
+    let config = format!(
+        "{}[channels]\nallow_anonymous = true\n",
+        endpoint("channels", "shared", "")
+    );
+    let t = TestServer::start(&config).await;
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let mut raw = t.raw_upgrade("/ws", &[OFFER]).await;
+        let commands = "{\"id\":1,\"connect\":{}}\n{\"id\":2,\"subscribe\":{\"channel\":\"news\"}}";
+        raw.send_frame(true, false, 0x1, commands.as_bytes(), true)
+            .await;
+        let mut replies = String::new();
+        while !replies.contains("\"id\":2") {
+            replies.push_str(&read_text(&mut raw).await.2);
+        }
+        clients.push(raw);
+    }
+    let data = serde_json::json!({ "headline": "x".repeat(200) });
+    let (_, body) = t
+        .api(
+            "publish",
+            serde_json::json!({ "channel": "news", "data": data }),
+        )
+        .await;
+    assert!(body.get("result").is_some(), "{body}");
+    let mut payloads = Vec::new();
+    for raw in &mut clients {
+        let (compressed, wire, text) = read_text(raw).await;
+        assert!(compressed, "a publication over the threshold is compressed");
+        let push: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(push["push"]["pub"]["data"], data, "{push}");
+        payloads.push(wire);
+    }
+    assert!(
+        payloads.windows(2).all(|w| w[0] == w[1]),
+        "one compressed form for every subscriber"
+    );
+    drop(clients);
+    t.server.shutdown().await;
+}

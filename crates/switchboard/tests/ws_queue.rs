@@ -128,3 +128,61 @@ async fn drop_policy_discards_messages_and_keeps_the_connection() {
     drop(client);
     t.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn write_delay_holds_messages_and_sends_them_together_in_order() {
+    let config = "[[endpoints]]\npath = \"/ws\"\nwrite_delay_ms = 300\n";
+    let mut t = TestServer::start(config).await;
+    let mut client = t.connect("/ws").await;
+    let id = t.next_event(EventType::Connect).await.connection.id.clone();
+
+    let sent = std::time::Instant::now();
+    for n in 0..5 {
+        let (_, body) = t
+            .api("send", json!({"connection": id, "text": format!("m{n}")}))
+            .await;
+        assert_eq!(body["result"]["delivered"], 1, "{body}");
+    }
+    let first = next_message(&mut client).await;
+    let waited = sent.elapsed();
+    assert_eq!(first, Message::text("m0"));
+    assert!(
+        waited >= std::time::Duration::from_millis(250),
+        "the first message waited only {waited:?}"
+    );
+    // The rest came in the same write: already here, in order.
+    for n in 1..5 {
+        let next = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            next_message(&mut client),
+        )
+        .await
+        .expect("held messages arrive together");
+        assert_eq!(next, Message::text(format!("m{n}")));
+    }
+    drop(client);
+    t.server.shutdown().await;
+}
+
+/// Messages sent while the client is not reading fill the socket: some go
+/// straight to it, one is cut where the socket filled, the rest wait in the
+/// queue. The client must still get every byte of each, in order.
+#[tokio::test]
+async fn messages_written_in_part_arrive_whole_and_in_order() {
+    let config = "[[endpoints]]\npath = \"/ws\"\noutbound_queue_bytes = 67108864\n";
+    let mut t = TestServer::start(config).await;
+    let mut client = t.connect("/ws").await;
+    let id = t.next_event(EventType::Connect).await.connection.id.clone();
+    const COUNT: usize = 300; // 300 × 64 KiB: beyond the socket buffers
+    for n in 0..COUNT {
+        let (_, body) = t
+            .api("send", json!({"connection": id, "text": chunk(n)}))
+            .await;
+        assert_eq!(body["result"]["delivered"], 1, "{body}");
+    }
+    for n in 0..COUNT {
+        assert_eq!(next_message(&mut client).await, Message::text(chunk(n)));
+    }
+    drop(client);
+    t.server.shutdown().await;
+}

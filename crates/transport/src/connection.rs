@@ -61,6 +61,8 @@ pub struct ConnectionSettings {
     pub max_lifetime: Option<Duration>,
     /// How long to wait for the client's reply to our close frame.
     pub close_timeout: Duration,
+    /// Hold outgoing messages up to this long and write them in one go.
+    pub write_delay: Option<Duration>,
 }
 
 impl Default for ConnectionSettings {
@@ -71,6 +73,7 @@ impl Default for ConnectionSettings {
             idle_timeout: None,
             max_lifetime: None,
             close_timeout: Duration::from_secs(5),
+            write_delay: None,
         }
     }
 }
@@ -161,6 +164,7 @@ pub async fn serve<H: Handler>(
         last_client_ping: Instant::now(),
         next_ping: None,
         pong_deadline: None,
+        flush_at: None,
         report: ConnectionReport {
             close: CloseFrame::new(code::ABNORMAL, ""),
             initiator: Initiator::Network,
@@ -183,7 +187,7 @@ pub async fn serve<H: Handler>(
     }
 
     while conn.phase != Phase::Done {
-        if conn.write_pending() == 0 {
+        if conn.write_pending() == 0 && conn.time_to_write(&outbound) {
             conn.fill_write_buffer(&outbound);
             if conn.phase == Phase::Replied && conn.write_pending() == 0 {
                 break;
@@ -242,6 +246,8 @@ struct Connection<'a> {
     last_client_ping: Instant,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
+    /// With `write_delay`: when the messages waiting now are written.
+    flush_at: Option<Instant>,
     report: ConnectionReport,
 }
 
@@ -390,6 +396,34 @@ impl Connection<'_> {
         self.wbuf.extend_from_slice(&payload);
     }
 
+    /// Whether to fill the write buffer now. With `write_delay`, queued
+    /// messages wait until the delay after the first of them has passed, so
+    /// those sent meanwhile go out in the same write (control frames and
+    /// closes do not wait).
+    fn time_to_write(&mut self, outbound: &Outbound) -> bool {
+        let Some(delay) = self.settings.write_delay else {
+            return true;
+        };
+        let urgent =
+            self.phase != Phase::Open || self.pending_ping || !self.pending_pongs.is_empty();
+        if urgent || !outbound.has_queued_messages() {
+            self.flush_at = None;
+            return true;
+        }
+        let now = Instant::now();
+        match self.flush_at {
+            Some(at) if now >= at => {
+                self.flush_at = None;
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.flush_at = Some(now + delay);
+                false
+            }
+        }
+    }
+
     /// Moves control frames and queued messages into the empty write buffer.
     fn fill_write_buffer(&mut self, outbound: &Outbound) {
         if self.phase != Phase::Open {
@@ -424,8 +458,19 @@ impl Connection<'_> {
         TrafficStats::add(&self.stats.bytes_out, len);
         match self.codec.as_mut() {
             Some(codec) if codec.should_compress(msg.payload.len()) => {
-                let mut z = Vec::new();
-                codec.compress(&msg.payload, &mut z);
+                let shared_key = codec.shared_key();
+                let mut compress = || {
+                    let mut z = Vec::new();
+                    codec.compress(&msg.payload, &mut z);
+                    Bytes::from(z)
+                };
+                // A publication is compressed once for every connection
+                // that compresses without context, not once per connection.
+                let z = match shared_key {
+                    Some(key) => msg.deflated_with(key, &mut compress),
+                    None => None,
+                }
+                .unwrap_or_else(compress);
                 encode_header(&mut self.wbuf, true, true, opcode, z.len());
                 self.wbuf.extend_from_slice(&z);
             }
@@ -482,6 +527,7 @@ impl Connection<'_> {
         };
         [
             closing,
+            self.flush_at,
             self.next_ping,
             self.pong_deadline,
             expect,

@@ -186,6 +186,16 @@ impl DeflateCodec {
         len >= self.params.threshold
     }
 
+    /// The settings that make a compressed message reusable by every
+    /// connection with the same ones: without context takeover each message
+    /// is compressed from a fresh state, so the output depends only on the
+    /// level and window. `None` with context takeover.
+    pub fn shared_key(&self) -> Option<(u32, u8)> {
+        self.params
+            .server_no_context_takeover
+            .then_some((self.params.level, self.params.server_max_window_bits))
+    }
+
     /// Compresses one whole message into `out` (RFC 7692 §7.2.1).
     pub fn compress(&mut self, input: &[u8], out: &mut Vec<u8>) {
         let params = self.params;

@@ -6,7 +6,7 @@
 //! bytes, so a client that never reads costs at most the limit.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -25,13 +25,31 @@ pub enum MessageKind {
 
 /// A message to send. The payload is reference-counted, so one encoding can
 /// be queued to many connections.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct OutMessage {
     /// Text or binary.
     pub kind: MessageKind,
     /// The payload; for text, valid UTF-8.
     pub payload: Bytes,
+    /// For a message many connections get: its compressed form, made by
+    /// the first connection that needs it and reused by the others.
+    deflated: Option<Arc<OnceLock<Deflated>>>,
 }
+
+/// A compressed payload and the compressor settings it was made with.
+#[derive(Debug)]
+pub(crate) struct Deflated {
+    pub key: (u32, u8),
+    pub bytes: Bytes,
+}
+
+impl PartialEq for OutMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.payload == other.payload
+    }
+}
+
+impl Eq for OutMessage {}
 
 impl OutMessage {
     /// A text message.
@@ -39,6 +57,7 @@ impl OutMessage {
         Self {
             kind: MessageKind::Text,
             payload: payload.into(),
+            deflated: None,
         }
     }
 
@@ -47,7 +66,32 @@ impl OutMessage {
         Self {
             kind: MessageKind::Binary,
             payload: payload.into(),
+            deflated: None,
         }
+    }
+
+    /// Marks a message that many connections will get (a publication):
+    /// on endpoints with `compression = shared` it is compressed once,
+    /// not once per connection.
+    pub fn shared(mut self) -> Self {
+        self.deflated = Some(Arc::new(OnceLock::new()));
+        self
+    }
+
+    /// The compressed form made with `key` (level, window bits), computed
+    /// by `compress` on first use; `None` when the message is not shared or
+    /// was compressed with other settings (then the caller compresses its own).
+    pub(crate) fn deflated_with(
+        &self,
+        key: (u32, u8),
+        compress: impl FnOnce() -> Bytes,
+    ) -> Option<Bytes> {
+        let cell = self.deflated.as_ref()?;
+        let form = cell.get_or_init(|| Deflated {
+            key,
+            bytes: compress(),
+        });
+        (form.key == key).then(|| form.bytes.clone())
     }
 }
 
@@ -203,6 +247,11 @@ impl Outbound {
         self.lock().closed
     }
 
+    /// Whether messages wait in the queue.
+    pub(crate) fn has_queued_messages(&self) -> bool {
+        !self.lock().items.is_empty()
+    }
+
     /// Bytes of payload waiting to be written.
     pub fn queued_bytes(&self) -> usize {
         self.lock().bytes
@@ -255,6 +304,35 @@ mod tests {
     fn queue(limit: usize, policy: OverflowPolicy) -> (Outbound, Arc<TrafficStats>) {
         let stats = Arc::new(TrafficStats::default());
         (Outbound::new(limit, policy, stats.clone()), stats)
+    }
+
+    #[test]
+    fn a_shared_message_is_compressed_once_per_setting() {
+        let msg = OutMessage::text("hello").shared();
+        let copy = msg.clone();
+        let mut runs = 0;
+        let first = msg.deflated_with((1, 15), || {
+            runs += 1;
+            Bytes::from_static(b"z")
+        });
+        let again = copy.deflated_with((1, 15), || {
+            runs += 1;
+            Bytes::from_static(b"other")
+        });
+        assert_eq!(
+            (first.as_deref(), again.as_deref()),
+            (Some(&b"z"[..]), Some(&b"z"[..]))
+        );
+        assert_eq!(runs, 1, "the clone reused the first compression");
+        assert_eq!(
+            copy.deflated_with((1, 10), || Bytes::new()),
+            None,
+            "other settings compress their own"
+        );
+        assert_eq!(
+            OutMessage::text("x").deflated_with((1, 15), || Bytes::new()),
+            None
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ fn everything_set() -> Config {
                 },
                 outbound_queue_bytes: 1024,
                 overflow: OverflowPolicy::Drop,
+                write_delay: Some(Duration::from_millis(5)),
                 format: EventFormat::Envelope,
                 allowed_origins: vec!["https://example.com".into(), "*".into()],
                 subprotocols: vec!["graphql-ws".into()],

@@ -40,7 +40,7 @@ pub fn publication_wire(publication: &Publication) -> Option<PublicationWire<'_>
 /// The frame pushing `publication` to subscribers of `channel`.
 pub fn publication_frame(channel: &str, publication: &Publication) -> Option<OutMessage> {
     let line = Push::Publication(publication_wire(publication)?).to_line(channel);
-    Some(OutMessage::text(Bytes::from(line)))
+    Some(OutMessage::text(Bytes::from(line)).shared())
 }
 
 /// The frame pushing a join (or, with `leave`, a leave) to subscribers.
