@@ -325,12 +325,12 @@ mod tests {
         );
         assert_eq!(runs, 1, "the clone reused the first compression");
         assert_eq!(
-            copy.deflated_with((1, 10), || Bytes::new()),
+            copy.deflated_with((1, 10), Bytes::new),
             None,
             "other settings compress their own"
         );
         assert_eq!(
-            OutMessage::text("x").deflated_with((1, 15), || Bytes::new()),
+            OutMessage::text("x").deflated_with((1, 15), Bytes::new),
             None
         );
     }
