@@ -5,10 +5,13 @@
 //!   the node's [`BrokerHandler`] about every publication, join and leave of
 //!   the channels it is interested in, read and remove history.
 //! - [`PresenceManager`]: who is in a channel.
+//! - [`OfflineStore`]: publications kept for users of user-limited channels
+//!   while they are subscribed nowhere.
 //!
-//! Implementations: [`MemoryBroker`] / [`MemoryPresence`] (one node) and
-//! [`RedisBroker`] / [`RedisPresence`] (many nodes on one Redis; key layout
-//! and the reasons for each Redis structure are in the `redis` module docs).
+//! Implementations: [`MemoryBroker`] / [`MemoryPresence`] /
+//! [`MemoryOffline`] (one node) and [`RedisBroker`] / [`RedisPresence`] /
+//! [`RedisOffline`] (many nodes on one Redis; key layout and the reasons for
+//! each Redis structure are in the `redis` module docs).
 //!
 //! The traits are shaped so that a Redis implementation fits them: a
 //! publish returns the position the store assigned, delivery to the hub is
@@ -19,18 +22,23 @@
 
 mod history;
 mod memory;
+mod offline;
 mod redis;
 mod types;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use crate::redis::{RedisBroker, RedisOptions, RedisPresence, DEFAULT_PRESENCE_TTL};
+pub use crate::redis::{
+    RedisBroker, RedisOffline, RedisOptions, RedisPresence, DEFAULT_PRESENCE_TTL,
+};
 pub use history::Stream;
 pub use memory::{MemoryBroker, MemoryPresence};
+pub use offline::{MemoryOffline, OfflineQueueOptions};
 pub use types::{
     BrokerError, ClientInfo, HistoryOptions, HistoryPage, HistoryQuery, PresenceStats, Publication,
     StreamPosition,
@@ -134,6 +142,51 @@ pub trait PresenceManager: Send + Sync + 'static {
     ) -> Result<HashMap<String, Arc<ClientInfo>>, BrokerError>;
     /// Counts.
     async fn stats(&self, channel: &str) -> Result<PresenceStats, BrokerError>;
+}
+
+/// Offline queues of user-limited channels (`ns:name#alice,bob`): a
+/// publication is kept for each listed user that has no subscription to
+/// the channel on any node, and handed out when that user subscribes.
+///
+/// Nodes tell the store which of their connections are subscribed to such
+/// channels ([`subscribed`](Self::subscribed) / [`unsubscribed`](Self::unsubscribed)).
+/// A store shared by several nodes may let a subscription entry expire
+/// unless its node calls `subscribed` again periodically (as presence
+/// entries), so the subscriptions of a node that died stop counting.
+#[async_trait]
+pub trait OfflineStore: Send + Sync + 'static {
+    /// Connection `client` of `user` is subscribed to `channel` (or still
+    /// is: calling it again refreshes the entry).
+    async fn subscribed(&self, channel: &str, user: &str, client: &str) -> Result<(), BrokerError>;
+    /// Connection `client` of `user` left `channel`.
+    async fn unsubscribed(
+        &self,
+        channel: &str,
+        user: &str,
+        client: &str,
+    ) -> Result<(), BrokerError>;
+    /// Keeps `publication` for each of `users` with no subscription to
+    /// `channel` anywhere, at most `options.size` per user and channel
+    /// (the oldest is dropped). Returns the users it could not be kept for
+    /// (a limit of the store on the number of queues).
+    async fn push(
+        &self,
+        channel: &str,
+        users: &[&str],
+        publication: Arc<Publication>,
+        options: OfflineQueueOptions,
+    ) -> Result<Vec<String>, BrokerError>;
+    /// Takes (removes and returns, oldest first) `user`'s queue for
+    /// `channel`, without publications older than `ttl` at `now_ms`.
+    async fn take(
+        &self,
+        channel: &str,
+        user: &str,
+        ttl: Duration,
+        now_ms: u64,
+    ) -> Result<Vec<Arc<Publication>>, BrokerError>;
+    /// Publications waiting for `user`, over all channels.
+    async fn pending(&self, user: &str) -> Result<usize, BrokerError>;
 }
 
 /// Unix time in milliseconds, the clock of publications.

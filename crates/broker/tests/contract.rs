@@ -1,4 +1,5 @@
-//! One contract for every `Broker` and `PresenceManager`: the same test
+//! One contract for every `Broker`, `PresenceManager` and `OfflineStore`
+//! (the last in `support/offline_contract.rs`): the same test
 //! functions run against the memory implementations and the Redis ones (on
 //! a real `redis-server` started per test on a free port, with a unique key
 //! prefix). Redis-only tests below cover what only several nodes, or a
@@ -455,6 +456,9 @@ async fn redis_presence_contract() {
 
 #[path = "support/redis_cluster.rs"]
 mod redis_cluster;
+
+#[path = "support/offline_contract.rs"]
+mod offline_contract;
 
 /// The contract's channels c1, c2 and c3 hash to slots on three different
 /// masters, so a script touching keys of two slots, or pub/sub that misses

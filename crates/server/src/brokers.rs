@@ -1,23 +1,26 @@
-//! The broker and presence manager `[broker]` selects.
+//! The broker, presence manager and offline store `[broker]` selects.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use switchboard_broker::{
-    Broker, BrokerError, MemoryBroker, MemoryPresence, PresenceManager, RedisBroker, RedisOptions,
-    RedisPresence, DEFAULT_PRESENCE_TTL,
+    Broker, BrokerError, MemoryBroker, MemoryOffline, MemoryPresence, OfflineStore,
+    PresenceManager, RedisBroker, RedisOffline, RedisOptions, RedisPresence, DEFAULT_PRESENCE_TTL,
 };
 use switchboard_config::{BrokerConfig, BrokerKind};
 use switchboard_hub::ChannelHub;
 use tokio_util::sync::CancellationToken;
 
-/// A connected broker and presence manager.
+/// A connected broker, presence manager and offline store.
 pub struct Backends {
     /// Publications and history.
     pub broker: Arc<dyn Broker>,
     /// Presence.
     pub presence: Arc<dyn PresenceManager>,
-    /// Presence entries expire unless their node re-adds them (Redis); `None` for memory.
+    /// Offline queues of user-limited channels.
+    pub offline: Arc<dyn OfflineStore>,
+    /// Presence entries (and offline-queue subscription entries) expire
+    /// unless their node re-adds them (Redis); `None` for memory.
     pub presence_ttl: Option<Duration>,
     /// The node registry: presence on a reserved channel, with a short TTL.
     pub nodes: Arc<dyn PresenceManager>,
@@ -35,6 +38,7 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
         BrokerKind::Memory => Ok(Backends {
             broker: Arc::new(MemoryBroker::new()),
             presence: Arc::new(MemoryPresence::new()),
+            offline: Arc::new(MemoryOffline::new()),
             presence_ttl: None,
             nodes: Arc::new(MemoryPresence::new()),
         }),
@@ -56,10 +60,13 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
                 RedisBroker::connect(options).await?
             };
             let presence = RedisPresence::from_broker(&broker);
+            // Same TTL as presence: one refresh loop keeps both alive.
+            let offline = RedisOffline::from_broker(&broker).with_ttl(DEFAULT_PRESENCE_TTL);
             let nodes = RedisPresence::from_broker(&broker).with_ttl(NODE_TTL);
             Ok(Backends {
                 broker: Arc::new(broker),
                 presence: Arc::new(presence),
+                offline: Arc::new(offline),
                 presence_ttl: Some(DEFAULT_PRESENCE_TTL),
                 nodes: Arc::new(nodes),
             })
@@ -67,8 +74,9 @@ pub async fn connect(config: &BrokerConfig) -> Result<Backends, BrokerError> {
     }
 }
 
-/// Re-adds this node's presence entries well within their TTL, so they
-/// outlive a quiet connection but vanish when the node dies.
+/// Re-adds this node's presence (and offline-queue subscription) entries
+/// well within their TTL, so they outlive a quiet connection but vanish
+/// when the node dies.
 pub async fn refresh_presence(channels: ChannelHub, ttl: Duration, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(ttl / 3);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -2,7 +2,7 @@
 //!
 //! A connection lives on one node, but the server API may be called on any
 //! of them. Methods that act on connections (`send`, `disconnect`,
-//! `subscribe`, `unsubscribe`, `refresh`, `channels`, `offline_queue`) run
+//! `subscribe`, `unsubscribe`, `refresh`, `channels`) run
 //! here, and are also sent over the broker's control bus to every other
 //! node, which runs the same method on its own connections and answers
 //! with its result. The caller waits for one answer per live node (the
@@ -35,7 +35,8 @@ pub const NODE_LOCAL_METHODS: &[&str] = &[
     "unsubscribe",
     "refresh",
     "channels",
-    "offline_queue",
+    // Not `offline_queue`: the queues are in the broker layer, shared by
+    // every node, so adding up every node's answer would count them twice.
 ];
 
 /// What travels on the control bus.

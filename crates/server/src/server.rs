@@ -158,7 +158,12 @@ impl ServerBuilder {
         };
         let hub = Hub::new();
         let cluster = Cluster::new(broker.clone());
-        let channels = ChannelHub::new(broker, presence, namespaces::resolver(&config.channels));
+        let channels = ChannelHub::new(
+            broker,
+            presence,
+            backends.offline,
+            namespaces::resolver(&config.channels),
+        );
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
         let state: AppState = Arc::new(Shared {
             config,

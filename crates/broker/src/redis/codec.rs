@@ -13,6 +13,8 @@
 //!   offset as the history entry's id.
 //! - client info: `user`, `client`, optional `conn_info`, optional `chan_info`.
 //! - join / leave messages: `j<info>` / `l<info>`.
+//! - offline queue entries: `offset` then the publication body (the offset
+//!   is known when the publication is queued, after its publish).
 //!
 //! Decoding never panics: anything malformed is `None`, and the caller logs
 //! and skips it.
@@ -92,6 +94,15 @@ pub(crate) fn encode_publication_message(p: &Publication, position: &StreamPosit
     out.push(b':');
     out.extend_from_slice(position.epoch.as_bytes());
     out.push(b':');
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A publication with its offset, as offline queue entries hold it.
+pub(crate) fn encode_queued_publication(p: &Publication) -> Vec<u8> {
+    let body = encode_publication_body(p);
+    let mut out = Vec::with_capacity(body.len() + 10);
+    put_varint(&mut out, p.offset);
     out.extend_from_slice(&body);
     out
 }
@@ -198,6 +209,13 @@ pub(crate) fn decode_publication_body(offset: u64, body: &[u8]) -> Option<Public
     })
 }
 
+/// Decodes an offline queue entry (see [`encode_queued_publication`]).
+pub(crate) fn decode_queued_publication(buf: &[u8]) -> Option<Publication> {
+    let mut r = Reader { buf };
+    let offset = r.varint()?;
+    decode_publication_body(offset, r.buf)
+}
+
 /// Decodes a client info alone.
 pub(crate) fn decode_info(buf: &[u8]) -> Option<ClientInfo> {
     let mut r = Reader { buf };
@@ -288,6 +306,7 @@ mod tests {
         fn decoding_never_panics(buf in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode_message(&buf);
             let _ = decode_info(&buf);
+            let _ = decode_queued_publication(&buf);
         }
 
         #[test]
@@ -304,7 +323,8 @@ mod tests {
                 tags,
                 time_ms: time,
             };
-            prop_assert_eq!(decode_publication_body(3, &encode_publication_body(&p)), Some(p));
+            prop_assert_eq!(decode_publication_body(3, &encode_publication_body(&p)), Some(p.clone()));
+            prop_assert_eq!(decode_queued_publication(&encode_queued_publication(&p)), Some(p));
         }
     }
 }

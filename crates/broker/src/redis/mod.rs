@@ -1,6 +1,7 @@
-//! Redis implementations of [`Broker`](crate::Broker) and
-//! [`PresenceManager`](crate::PresenceManager), so several nodes behave as
-//! one server.
+//! Redis implementations of [`Broker`](crate::Broker),
+//! [`PresenceManager`](crate::PresenceManager) and
+//! [`OfflineStore`](crate::OfflineStore), so several nodes behave as one
+//! server.
 //!
 //! # Key layout
 //!
@@ -15,6 +16,9 @@
 //! | `<prefix>:{ch:<channel>}:stream` | stream, entry id `<offset>-0`, fields `t` (time ms), `d` (encoded publication) | a Redis stream is an append-only log with range reads by id: using the offset as the id makes "everything after offset N" one `XRANGE`, newest-first one `XREVRANGE`, size trimming `XADD MAXLEN =`, age trimming `XTRIM MINID`. Its TTL is the history TTL (refreshed by each publish): a channel quiet for longer has nothing left to keep. |
 //! | `<prefix>:{ch:<channel>}:presence` | hash client id → encoded client info | presence is read whole (`HGETALL`) and changed per client (`HSET`/`HDEL`). |
 //! | `<prefix>:{ch:<channel>}:presence:exp` | sorted set client id → expiry (Unix ms) | a hash has no per-field expiry in Redis 7.0, so expiry times live in a sorted set: `ZRANGEBYSCORE -inf now` finds the entries of a node that died without removing them, and reads drop them first. |
+//! | `<prefix>:{ch:<channel>}:offline:<user>` | list of encoded publications (offset + body) | a user's offline queue in a user-limited channel: `RPUSH` + `LTRIM` keep the newest `offline_queue_size`; the key's TTL (the queue TTL, refreshed by each push) removes a queue nobody takes; `take` is `LRANGE` + `DEL` in one script, and drops entries older than the TTL. |
+//! | `<prefix>:{ch:<channel>}:subs:<user>` | sorted set client id → expiry (Unix ms) | the user's connections subscribed to the channel on any node. The push script (one per publication, every listed user's keys in the channel's slot) drops expired entries and queues only for users with none left. Each node re-adds its entries with presence, so those of a node that died stop counting after the TTL. |
+//! | `<prefix>:{user:<user>}:offline` | sorted set channel → queue expiry (Unix ms) | the channels where the user may have a queue, for `pending(user)` (then one `LLEN` per channel). Its own hash tag, since it spans channels: written by a second command after the push script, and only ever extended. |
 //! | pub/sub channel `<prefix>:pub:<channel>` | — | publications (with offset and epoch), joins and leaves of a channel, to every node that SUBSCRIBEd (nodes with subscribers of the channel). One pub/sub channel per channel keeps the order of everything said about a channel. |
 //!
 //! Publishing with history is one Lua script (read/create epoch, `HINCRBY`,
@@ -55,6 +59,7 @@
 mod broker;
 mod codec;
 mod connection;
+mod offline;
 mod presence;
 mod scripts;
 
@@ -63,6 +68,7 @@ use std::time::Duration;
 
 pub use broker::RedisBroker;
 pub(crate) use connection::{connect_commands, connect_pubsub, Commands};
+pub use offline::RedisOffline;
 pub use presence::{RedisPresence, DEFAULT_PRESENCE_TTL};
 
 use crate::types::BrokerError;
@@ -182,6 +188,22 @@ impl Keys {
 
     pub(crate) fn presence_expiry(&self, channel: &str) -> String {
         self.key(channel, "presence:exp")
+    }
+
+    /// `user`'s offline queue for `channel`.
+    pub(crate) fn offline(&self, channel: &str, user: &str) -> String {
+        self.key(channel, &format!("offline:{user}"))
+    }
+
+    /// `user`'s connections subscribed to `channel`, with their expiry.
+    pub(crate) fn offline_subs(&self, channel: &str, user: &str) -> String {
+        self.key(channel, &format!("subs:{user}"))
+    }
+
+    /// The channels where `user` has an offline queue. Tagged by user, not
+    /// by channel: it is read for one user across channels.
+    pub(crate) fn user_offline(&self, user: &str) -> String {
+        format!("{}:{{user:{}}}:offline", self.prefix, user)
     }
 
     pub(crate) fn pubsub(&self, channel: &str) -> String {

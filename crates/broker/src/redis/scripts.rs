@@ -1,5 +1,6 @@
-//! The Lua scripts. Each touches only the keys of one channel (one hash
-//! tag, so one Redis Cluster slot) and runs atomically.
+//! The Lua scripts. Each touches only the keys of one hash tag (one
+//! channel, or for the offline queue index one user), so one Redis Cluster
+//! slot, and runs atomically.
 
 /// Publish with history.
 ///
@@ -142,4 +143,66 @@ if #expired > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[1])
 end
 return redis.call('HGETALL', KEYS[1])
+"#;
+
+/// Register or refresh a connection's subscription for offline queues.
+///
+/// KEYS: 1 subscriptions sorted set (client id → expiry ms).
+/// ARGV: 1 client id, 2 expires at (ms), 3 key TTL ms.
+pub(crate) const OFFLINE_SUBSCRIBED: &str = r#"
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"#;
+
+/// Queue a publication for every listed user subscribed nowhere.
+///
+/// KEYS: per user, its subscriptions sorted set then its queue list.
+/// ARGV: 1 now (ms), 2 queue size, 3 queue TTL ms, 4 encoded publication.
+/// Returns the (1-based) numbers of the users it was queued for.
+pub(crate) const OFFLINE_PUSH: &str = r#"
+local now = tonumber(ARGV[1])
+local size = tonumber(ARGV[2])
+local queued = {}
+for i = 1, #KEYS, 2 do
+  -- Entries of a node that stopped refreshing them no longer count.
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+  if redis.call('ZCARD', KEYS[i]) == 0 then
+    redis.call('RPUSH', KEYS[i + 1], ARGV[4])
+    redis.call('LTRIM', KEYS[i + 1], -size, -1)
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[3])
+    queued[#queued + 1] = (i + 1) / 2
+  end
+end
+return queued
+"#;
+
+/// Take a queue: its entries, oldest first, and the key is gone.
+///
+/// KEYS: 1 queue list.
+pub(crate) const OFFLINE_TAKE: &str = r#"
+local entries = redis.call('LRANGE', KEYS[1], 0, -1)
+redis.call('DEL', KEYS[1])
+return entries
+"#;
+
+/// Note that a user has a queue in a channel until at least a time.
+///
+/// KEYS: 1 the user's index sorted set (channel → queue expiry ms).
+/// ARGV: 1 channel, 2 queue expires at (ms), 3 queue TTL ms.
+pub(crate) const USER_OFFLINE_ADD: &str = r#"
+redis.call('ZADD', KEYS[1], 'GT', ARGV[2], ARGV[1])
+-- Another channel's queue may live longer: only ever extend the key.
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+return 1
+"#;
+
+/// Drop expired channels from a user's index, then return the rest.
+///
+/// KEYS: 1 the user's index sorted set. ARGV: 1 now (ms).
+pub(crate) const USER_OFFLINE_READ: &str = r#"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+return redis.call('ZRANGE', KEYS[1], 0, -1)
 "#;

@@ -16,8 +16,6 @@ use crate::registry::ConnectionId;
 
 pub(crate) struct Subscriber {
     pub outbound: Outbound,
-    /// The subscriber's user ("" for anonymous), for user-limited channels.
-    pub user: Arc<str>,
     /// While the subscribe reads history, publications wait here so none
     /// is lost or sent before the subscribe reply.
     pub pending: Option<Vec<Arc<Publication>>>,
@@ -180,13 +178,6 @@ impl Fanout {
     pub(crate) fn shard(&self, channel: &str) -> MutexGuard<'_, HashMap<String, Channel>> {
         let index = (self.hasher.hash_one(channel) as usize) % SHARDS;
         self.shards[index].lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Whether `user` has a subscription to `channel` on this node.
-    pub(crate) fn has_subscriber(&self, channel: &str, user: &str) -> bool {
-        self.shard(channel)
-            .get(channel)
-            .is_some_and(|ch| ch.subscribers.values().any(|s| &*s.user == user))
     }
 
     pub(crate) fn for_each_channel(&self, mut f: impl FnMut(&str, &Channel)) {

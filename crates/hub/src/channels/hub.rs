@@ -6,16 +6,14 @@ use std::sync::Arc;
 use bytes::Bytes;
 use switchboard_broker::{
     now_ms, Broker, BrokerError, BrokerHandler, ClientInfo, HistoryPage, HistoryQuery,
-    PresenceManager, PresenceStats, Publication, StreamPosition,
+    OfflineStore, PresenceManager, PresenceStats, Publication, StreamPosition,
 };
-use switchboard_transport::{OutMessage, Outbound};
+use switchboard_transport::Outbound;
 
-use super::encode::publication_frame;
-use super::encode::{subscribe_push, unsubscribe_push};
-use super::fanout::{Channel, Fanout, Subscriber};
+use super::fanout::Fanout;
 use super::gaps::fill_gaps;
 use super::members::Members;
-use super::offline::{channel_users, OfflineQueues};
+use super::offline::{channel_users, queue_of};
 use super::options::{ChannelOptions, OptionsResolver};
 use crate::registry::ConnectionId;
 
@@ -86,10 +84,10 @@ pub struct ChannelSummary {
 pub(crate) struct Inner {
     pub(crate) fanout: Arc<Fanout>,
     pub(crate) broker: Arc<dyn Broker>,
-    presence: Arc<dyn PresenceManager>,
+    pub(super) presence: Arc<dyn PresenceManager>,
     resolver: OptionsResolver,
-    offline: OfflineQueues,
-    members: Members,
+    pub(super) offline: Arc<dyn OfflineStore>,
+    pub(super) members: Members,
 }
 
 impl Drop for Inner {
@@ -121,12 +119,14 @@ pub struct SubscriberRef<'a> {
 }
 
 impl ChannelHub {
-    /// A hub over `broker` and `presence`; registers itself as the
-    /// broker's handler and starts the task that fills gaps in live
-    /// delivery from history (so it must be called within a Tokio runtime).
+    /// A hub over `broker`, `presence` and the `offline` queues; registers
+    /// itself as the broker's handler and starts the task that fills gaps
+    /// in live delivery from history (so it must be called within a Tokio
+    /// runtime).
     pub fn new(
         broker: Arc<dyn Broker>,
         presence: Arc<dyn PresenceManager>,
+        offline: Arc<dyn OfflineStore>,
         resolver: OptionsResolver,
     ) -> Self {
         let fanout = Arc::new(Fanout::default());
@@ -136,7 +136,7 @@ impl ChannelHub {
             broker,
             presence,
             resolver,
-            offline: OfflineQueues::default(),
+            offline,
             members: Members::default(),
         });
         tokio::spawn(fill_gaps(Arc::downgrade(&inner), fanout));
@@ -148,179 +148,11 @@ impl ChannelHub {
         (self.inner.resolver)(channel).ok_or(ChannelError::UnknownChannel)
     }
 
-    /// Subscribes a connection. `reply` builds the subscribe reply from the
-    /// outcome; it is queued before any publication of the channel, and
-    /// publications that arrived while history was read follow it, without
-    /// gap or duplicate.
-    pub async fn subscribe(
+    pub(super) async fn remove_subscriber(
         &self,
-        who: SubscriberRef<'_>,
+        id: ConnectionId,
         channel: &str,
-        recover: Option<StreamPosition>,
-        reply: impl FnOnce(&Subscribed) -> OutMessage,
-    ) -> Result<Subscribed, ChannelError> {
-        let options = self.options(channel)?;
-        if let Some(mut users) = channel_users(channel) {
-            let user = who.info.user.as_str();
-            if user.is_empty() || !users.any(|u| u == user) {
-                return Err(ChannelError::PermissionDenied);
-            }
-        }
-        let first = {
-            let mut shard = self.inner.fanout.shard(channel);
-            let ch = shard
-                .entry(channel.to_owned())
-                .or_insert_with(|| Channel::new(options.clone()));
-            if ch.subscribers.contains_key(&who.id) {
-                return Err(ChannelError::AlreadySubscribed);
-            }
-            if options.max_subscribers > 0 && ch.subscribers.len() >= options.max_subscribers {
-                if ch.subscribers.is_empty() {
-                    shard.remove(channel);
-                }
-                return Err(ChannelError::LimitExceeded);
-            }
-            let subscriber = Subscriber {
-                outbound: who.outbound.clone(),
-                user: Arc::from(who.info.user.as_str()),
-                pending: Some(Vec::new()),
-                overflowed: false,
-            };
-            ch.subscribers.insert(who.id, subscriber);
-            ch.subscribers.len() == 1
-        };
-        let outcome = self.establish(channel, &options, first, recover).await;
-        let outcome = match outcome {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                self.remove_subscriber(who.id, channel).await;
-                return Err(err);
-            }
-        };
-        let message = reply(&outcome);
-        let top = outcome
-            .publications
-            .last()
-            .map(|p| p.offset)
-            .max(outcome.position.as_ref().map(|p| p.offset))
-            .unwrap_or(0);
-        let live = {
-            let mut shard = self.inner.fanout.shard(channel);
-            let mut ch = shard.get_mut(channel);
-            if let Some(ch) = ch.as_deref_mut() {
-                // Live delivery starts where this read stood, unless
-                // publications were already delivered (they are newer).
-                if ch.position.is_none() {
-                    ch.position = outcome
-                        .position
-                        .clone()
-                        .map(|p| StreamPosition { offset: top, ..p });
-                }
-            }
-            let sub = ch.and_then(|ch| ch.subscribers.get_mut(&who.id));
-            match sub {
-                None => false, // unsubscribed (or disconnected) meanwhile
-                Some(sub) if sub.overflowed => false,
-                Some(sub) => {
-                    let _ = sub.outbound.send(message);
-                    // Publications kept while the user was offline are
-                    // older than anything buffered since, so they go first.
-                    let offline = match options.offline_queue {
-                        Some(q) => {
-                            self.inner
-                                .offline
-                                .take(&who.info.user, channel, q.ttl, now_ms())
-                        }
-                        None => Vec::new(),
-                    };
-                    for publication in offline
-                        .into_iter()
-                        .chain(sub.pending.take().unwrap_or_default())
-                    {
-                        // Offsets are 0 without history: then everything buffered is new.
-                        if publication.offset == 0 || publication.offset > top {
-                            if let Some(frame) = publication_frame(channel, &publication) {
-                                let _ = sub.outbound.send(frame);
-                            }
-                        }
-                    }
-                    true
-                }
-            }
-        };
-        if !live {
-            self.remove_subscriber(who.id, channel).await;
-            return Err(ChannelError::InsufficientState);
-        }
-        self.inner.members.add(&who.id, channel);
-        if options.presence {
-            self.inner.presence.add(channel, who.info.clone()).await?;
-        }
-        if options.join_leave {
-            self.inner
-                .broker
-                .publish_join(channel, who.info.clone())
-                .await?;
-        }
-        Ok(outcome)
-    }
-
-    async fn establish(
-        &self,
-        channel: &str,
-        options: &ChannelOptions,
-        first: bool,
-        recover: Option<StreamPosition>,
-    ) -> Result<Subscribed, ChannelError> {
-        if first {
-            self.inner.broker.subscribe(channel).await?;
-        }
-        let Some(history) = options.history else {
-            return Ok(Subscribed::default());
-        };
-        let broker = &self.inner.broker;
-        let mut outcome = Subscribed {
-            recoverable: options.recovery,
-            was_recovering: recover.is_some(),
-            ..Subscribed::default()
-        };
-        if let Some(since) = recover.filter(|_| options.recovery) {
-            let query = HistoryQuery {
-                since: Some(since),
-                limit: None,
-                reverse: false,
-            };
-            match broker.history(channel, &query, history).await {
-                Ok(page) => {
-                    outcome.recovered = true;
-                    outcome.publications = page.publications;
-                    outcome.position = Some(page.position);
-                    return Ok(outcome);
-                }
-                Err(BrokerError::UnrecoverablePosition) => {} // told below via recovered = false
-                Err(err) => return Err(err.into()),
-            }
-        }
-        let query = if options.last_value && !outcome.was_recovering {
-            HistoryQuery {
-                since: None,
-                limit: Some(1),
-                reverse: true,
-            }
-        } else {
-            HistoryQuery {
-                since: None,
-                limit: Some(0),
-                reverse: false,
-            }
-        };
-        let page = broker.history(channel, &query, history).await?;
-        outcome.publications = page.publications;
-        outcome.position = Some(page.position);
-        Ok(outcome)
-    }
-
-    async fn remove_subscriber(&self, id: ConnectionId, channel: &str) -> Option<ChannelOptions> {
+    ) -> Option<ChannelOptions> {
         let (options, last) = {
             let mut shard = self.inner.fanout.shard(channel);
             let ch = shard.get_mut(channel)?;
@@ -348,6 +180,19 @@ impl ChannelHub {
         channel: &str,
     ) -> bool {
         self.inner.members.remove(&id, channel);
+        let offline = {
+            let shard = self.inner.fanout.shard(channel);
+            let ch = shard
+                .get(channel)
+                .filter(|ch| ch.subscribers.contains_key(&id));
+            ch.and_then(|ch| queue_of(&ch.options, channel))
+        };
+        // Before leaving the fan-out: a publication in between is then
+        // delivered and queued, rather than neither.
+        if offline.is_some() {
+            self.offline_unsubscribed(channel, &info.user, &info.client)
+                .await;
+        }
         let Some(options) = self.remove_subscriber(id, channel).await else {
             return false;
         };
@@ -396,14 +241,22 @@ impl ChannelHub {
                 ..kept
             });
             // Kept for every listed user with no subscription to the channel
-            // here: offline, or connected but not subscribed yet.
-            for user in users.filter(|u| !self.inner.fanout.has_subscriber(channel, u)) {
-                if !self.inner.offline.push(user, channel, kept.clone(), queue) {
-                    tracing::warn!(
-                        channel,
-                        user,
-                        "offline queue limit reached; publication not kept"
-                    );
+            // on any node: offline, or connected but not subscribed yet.
+            let users: Vec<&str> = users.collect();
+            match self.inner.offline.push(channel, &users, kept, queue).await {
+                Ok(not_kept) => {
+                    for user in not_kept {
+                        tracing::warn!(
+                            channel,
+                            user,
+                            "offline queue limit reached; publication not kept"
+                        );
+                    }
+                }
+                // Published already: failing the call would make publishers
+                // retry, delivering it twice to everyone subscribed.
+                Err(err) => {
+                    tracing::warn!(channel, error = %err, "publication not kept in offline queues")
                 }
             }
         }
@@ -474,60 +327,26 @@ impl ChannelHub {
         self.inner.members.count(id)
     }
 
-    /// A server-side subscription (server API `subscribe`): the connection
-    /// gets a `subscribe` push instead of a reply. `Ok(false)` when the
-    /// connection is not a connected `channels` connection.
-    pub async fn server_subscribe(
-        &self,
-        id: ConnectionId,
-        channel: &str,
-    ) -> Result<bool, ChannelError> {
-        let Some((outbound, info)) = self.inner.members.get(&id) else {
-            return Ok(false);
-        };
-        let who = SubscriberRef {
-            id,
-            outbound: &outbound,
-            info: &info,
-        };
-        self.subscribe(who, channel, None, |outcome| {
-            subscribe_push(channel, outcome)
-        })
-        .await?;
-        Ok(true)
-    }
-
-    /// A server-side unsubscribe (server API `unsubscribe`): the connection
-    /// gets an `unsubscribe` push (code 2000). Returns whether it was subscribed.
-    pub async fn server_unsubscribe(&self, id: ConnectionId, channel: &str) -> bool {
-        let code = switchboard_protocol::client::unsubscribe::SERVER;
-        self.unsubscribe_with_push(id, channel, code, "server unsubscribe")
-            .await
-    }
-
-    /// Unsubscribes a connection and tells it with an `unsubscribe` push.
-    pub(crate) async fn unsubscribe_with_push(
-        &self,
-        id: ConnectionId,
-        channel: &str,
-        code: u32,
-        reason: &str,
-    ) -> bool {
-        let Some((outbound, info)) = self.inner.members.get(&id) else {
-            return false;
-        };
-        if !self.unsubscribe(id, &info, channel).await {
-            return false;
-        }
-        let _ = outbound.send(unsubscribe_push(channel, code, reason));
-        true
-    }
-
     /// Re-adds the presence of every connection of this node in every
-    /// channel with presence (presence managers with expiring entries need it).
+    /// channel with presence, and its subscriptions to channels with offline
+    /// queues (stores with expiring entries need it).
     pub async fn refresh_presence(&self) {
         for (channel, info) in self.inner.members.memberships() {
-            if self.options(&channel).is_ok_and(|o| o.presence) {
+            let Ok(options) = self.options(&channel) else {
+                continue;
+            };
+            // Still subscribed (the list is a snapshot): re-adding the entry
+            // of a connection that left meanwhile would keep publications
+            // out of the user's queue until the entry expired.
+            let still = |id: ConnectionId| self.inner.members.contains(&id, &channel);
+            let still = info.client.parse().is_ok_and(still);
+            if still && queue_of(&options, &channel).is_some() {
+                let offline = &self.inner.offline;
+                if let Err(err) = offline.subscribed(&channel, &info.user, &info.client).await {
+                    tracing::warn!(channel, error = %err, "offline subscription refresh failed");
+                }
+            }
+            if options.presence {
                 if let Err(err) = self.inner.presence.add(&channel, info).await {
                     tracing::warn!(channel, error = %err, "presence refresh failed");
                 }
@@ -535,9 +354,17 @@ impl ChannelHub {
         }
     }
 
-    /// Publications waiting in `user`'s offline queues.
-    pub fn offline_pending(&self, user: &str) -> usize {
-        self.inner.offline.pending(user)
+    /// Tells the offline store a connection left a channel; on failure its
+    /// entry stays until it expires (the store's TTL), and is logged.
+    pub(super) async fn offline_unsubscribed(&self, channel: &str, user: &str, client: &str) {
+        if let Err(err) = self.inner.offline.unsubscribed(channel, user, client).await {
+            tracing::warn!(channel, user, error = %err, "offline unsubscribe failed");
+        }
+    }
+
+    /// Publications waiting in `user`'s offline queues (on every node).
+    pub async fn offline_pending(&self, user: &str) -> Result<usize, ChannelError> {
+        Ok(self.inner.offline.pending(user).await?)
     }
 
     /// Channels with subscribers on this node, sorted by name.

@@ -11,13 +11,14 @@ mod hub;
 mod members;
 mod offline;
 mod options;
+mod subscribe;
 
 pub use encode::{
     client_info_wire, publication_frame, publication_wire, raw_json, subscribe_result,
 };
 pub use fanout::Fanout;
 pub use hub::{ChannelError, ChannelHub, ChannelSummary, Subscribed, SubscriberRef};
-pub use offline::{channel_users, OfflineQueueOptions, OfflineQueues};
+pub use offline::{channel_users, OfflineQueueOptions};
 pub use options::{ChannelOptions, OptionsResolver};
 
 /// Publications buffered for one subscriber while its subscribe reads

@@ -1,22 +1,18 @@
-//! Per-user offline queues for user-limited channels (`ns:name#alice,bob`):
-//! publications to such a channel while a listed user is not subscribed to
-//! it (offline, or connected but not subscribed yet) are kept, bounded in
-//! count and age, and delivered in order when that user next subscribes.
+//! Offline queues of user-limited channels (`ns:name#alice,bob`), hub
+//! side. The queues and the subscriptions that decide them live in the
+//! broker layer's [`OfflineStore`](switchboard_broker::OfflineStore)
+//! (shared by every node with Redis); here is which users a channel is for
+//! and how a subscribe merges a taken queue with the publications that
+//! arrived while it was being set up.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::Arc;
 
+use bytes::Bytes;
+pub use switchboard_broker::OfflineQueueOptions;
 use switchboard_broker::Publication;
 
-/// How a namespace keeps offline queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OfflineQueueOptions {
-    /// At most this many publications per user and channel (oldest dropped).
-    pub size: usize,
-    /// Publications older than this are dropped.
-    pub ttl: Duration,
-}
+use super::options::ChannelOptions;
 
 /// The users a user-limited channel is for: what follows its last `#`,
 /// comma-separated; `None` for an ordinary channel.
@@ -25,89 +21,77 @@ pub fn channel_users(channel: &str) -> Option<impl Iterator<Item = &str>> {
     Some(users.split(',').filter(|u| !u.is_empty()))
 }
 
-/// Total (user, channel) queues kept; past it, new queues are not started,
-/// so publishing to made-up users cannot grow memory without bound.
-const MAX_QUEUES: usize = 100_000;
-
-type Key = (String, String);
-
-/// All offline queues of this node.
-#[derive(Default)]
-pub struct OfflineQueues {
-    queues: Mutex<HashMap<Key, VecDeque<Arc<Publication>>>>,
+/// How `channel` keeps offline queues: `Some` for a user-limited channel
+/// whose namespace keeps them.
+pub(crate) fn queue_of(options: &ChannelOptions, channel: &str) -> Option<OfflineQueueOptions> {
+    options
+        .offline_queue
+        .filter(|_| channel_users(channel).is_some())
 }
 
-impl OfflineQueues {
-    // std Mutex: map and deque work only.
-    fn queues(&self) -> MutexGuard<'_, HashMap<Key, VecDeque<Arc<Publication>>>> {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Keeps a publication for `user`; returns false when it was not kept
-    /// (the queue limit on the number of queues was reached).
-    pub fn push(
-        &self,
-        user: &str,
-        channel: &str,
-        publication: Arc<Publication>,
-        options: OfflineQueueOptions,
-    ) -> bool {
-        let mut queues = self.queues();
-        let key = (user.to_owned(), channel.to_owned());
-        if !queues.contains_key(&key) && queues.len() >= MAX_QUEUES {
-            return false;
+/// What follows a subscribe reply: the taken offline queue, then the
+/// publications buffered during the subscribe, without duplicates.
+///
+/// A publication with an offset is sent only if it is newer than the last
+/// one sent (starting from `floor`, what the reply already covers), so a
+/// history channel never repeats one. The queue may hold a publication
+/// that was also buffered (published during the subscribe, queued before
+/// the subscription was recorded); without offsets, a buffered publication
+/// equal to one from the queue is that one, and is skipped once.
+pub(crate) fn after_reply(
+    queued: Vec<Arc<Publication>>,
+    buffered: Vec<Arc<Publication>>,
+    floor: u64,
+) -> Vec<Arc<Publication>> {
+    let mut last = floor;
+    let mut out = Vec::with_capacity(queued.len() + buffered.len());
+    let mut from_queue: HashMap<(u64, Bytes), Vec<Arc<Publication>>> = HashMap::new();
+    for publication in queued {
+        if publication.offset == 0 {
+            let key = (publication.time_ms, publication.data.clone());
+            from_queue.entry(key).or_default().push(publication.clone());
+        } else if publication.offset <= last {
+            continue;
+        } else {
+            last = publication.offset;
         }
-        let queue = queues.entry(key).or_default();
-        queue.push_back(publication);
-        while queue.len() > options.size {
-            queue.pop_front();
+        out.push(publication);
+    }
+    for publication in buffered {
+        if publication.offset == 0 {
+            let key = (publication.time_ms, publication.data.clone());
+            if let Some(same) = from_queue.get_mut(&key) {
+                if let Some(i) = same.iter().position(|q| **q == *publication) {
+                    same.swap_remove(i);
+                    continue;
+                }
+            }
+        } else if publication.offset <= last {
+            continue;
+        } else {
+            last = publication.offset;
         }
-        true
+        out.push(publication);
     }
-
-    /// Takes `user`'s queue for `channel`, without publications older than `ttl` at `now_ms`.
-    pub fn take(
-        &self,
-        user: &str,
-        channel: &str,
-        ttl: Duration,
-        now_ms: u64,
-    ) -> Vec<Arc<Publication>> {
-        let key = (user.to_owned(), channel.to_owned());
-        let Some(queue) = self.queues().remove(&key) else {
-            return Vec::new();
-        };
-        let ttl = ttl.as_millis() as u64;
-        queue
-            .into_iter()
-            .filter(|p| p.time_ms.saturating_add(ttl) > now_ms)
-            .collect()
-    }
-
-    /// Publications waiting for `user`, over all channels.
-    pub fn pending(&self, user: &str) -> usize {
-        self.queues()
-            .iter()
-            .filter(|((u, _), _)| u == user)
-            .map(|(_, q)| q.len())
-            .sum()
-    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
-    use bytes::Bytes;
-
     use super::*;
 
-    fn publication(n: u64, time_ms: u64) -> Arc<Publication> {
+    fn publication(offset: u64, data: &'static str, time_ms: u64) -> Arc<Publication> {
         Arc::new(Publication {
-            offset: 0,
-            data: Bytes::from(n.to_string()),
+            offset,
+            data: Bytes::from_static(data.as_bytes()),
             info: None,
             tags: Default::default(),
             time_ms,
         })
+    }
+
+    fn data(publications: &[Arc<Publication>]) -> Vec<&[u8]> {
+        publications.iter().map(|p| p.data.as_ref()).collect()
     }
 
     #[test]
@@ -118,22 +102,32 @@ mod tests {
     }
 
     #[test]
-    fn bounded_by_size_and_age_and_taken_once() {
-        let q = OfflineQueues::default();
-        let options = OfflineQueueOptions {
-            size: 3,
-            ttl: Duration::from_millis(1000),
-        };
-        for n in 0..5 {
-            q.push("alice", "p:x#alice", publication(n, n * 100), options);
-        }
-        assert_eq!(q.pending("alice"), 3);
-        let got = q.take("alice", "p:x#alice", options.ttl, 1250);
-        // 2, 3, 4 kept by size; 2 (t=200) has expired at t=1250.
-        assert_eq!(
-            got.iter().map(|p| p.data.clone()).collect::<Vec<_>>(),
-            ["3", "4"]
-        );
-        assert!(q.take("alice", "p:x#alice", options.ttl, 1250).is_empty());
+    fn offsets_are_sent_once_and_in_order() {
+        let queued = vec![publication(3, "3", 0), publication(4, "4", 0)];
+        let buffered = vec![
+            publication(4, "4", 0),
+            publication(5, "5", 0),
+            publication(2, "2", 0),
+        ];
+        let out = after_reply(queued, buffered, 2);
+        assert_eq!(data(&out), [b"3", b"4", b"5"]);
+    }
+
+    #[test]
+    fn the_floor_drops_what_the_reply_holds() {
+        let out = after_reply(vec![publication(3, "3", 0)], vec![], 3);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn without_offsets_a_publication_in_both_is_sent_once() {
+        let queued = vec![publication(0, "a", 1), publication(0, "b", 2)];
+        let buffered = vec![
+            publication(0, "b", 2),
+            publication(0, "b", 2), // published twice in one millisecond
+            publication(0, "c", 3),
+        ];
+        let out = after_reply(queued, buffered, 0);
+        assert_eq!(data(&out), [&b"a"[..], b"b", b"b", b"c"]);
     }
 }

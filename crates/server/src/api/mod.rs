@@ -157,7 +157,7 @@ pub(crate) async fn run_here(
         "subscribe" => json(subscriptions::subscribe(state, params_of(params)?).await),
         "unsubscribe" => json(subscriptions::unsubscribe(state, params_of(params)?).await),
         "refresh" => json(users::refresh(state, params_of(params)?)),
-        "offline_queue" => json(users::offline_queue(state, params_of(params)?)),
+        "offline_queue" => json(users::offline_queue(state, params_of(params)?).await),
         other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
     }
 }

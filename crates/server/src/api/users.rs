@@ -6,6 +6,7 @@ use switchboard_protocol::api::{
     OfflineQueueRequest, OfflineQueueResult, RefreshRequest, ServerSubscriptionResult,
 };
 
+use super::channel_error::failure;
 use super::{parse_ids, Failure};
 use crate::state::AppState;
 
@@ -45,12 +46,14 @@ pub fn refresh(
     })
 }
 
-/// Publications waiting in a user's offline queues.
-pub fn offline_queue(
+/// Publications waiting in a user's offline queues. The queues are in the
+/// broker layer (shared by every node with Redis), so this runs on one node.
+pub async fn offline_queue(
     state: &AppState,
     request: OfflineQueueRequest,
 ) -> Result<OfflineQueueResult, Failure> {
+    let pending = state.channels.offline_pending(&request.user).await;
     Ok(OfflineQueueResult {
-        pending: state.channels.offline_pending(&request.user) as u64,
+        pending: pending.map_err(failure)? as u64,
     })
 }
