@@ -7,9 +7,9 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
 
 use crate::close::{code, CloseFrame};
 use crate::stats::TrafficStats;
@@ -130,12 +130,21 @@ struct State {
     close: Option<CloseFrame>,
     /// Set once a close is requested or the connection ended: no more sends.
     closed: bool,
+    /// The connection task, while it waits for something to send. Kept
+    /// under the queue's lock (no separate `Notify`): a wake-up cannot be
+    /// lost between the task's check and its wait.
+    waiter: Option<Waker>,
+}
+
+impl State {
+    fn take_waiter(&mut self) -> Option<Waker> {
+        self.waiter.take()
+    }
 }
 
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    notify: Notify,
     limit: usize,
     policy: OverflowPolicy,
     /// The close sent to a slow consumer under `OverflowPolicy::Close`.
@@ -158,11 +167,11 @@ impl Outbound {
             bytes: 0,
             close: None,
             closed: false,
+            waiter: None,
         };
         Self {
             shared: Arc::new(Shared {
                 state: Mutex::new(state),
-                notify: Notify::new(),
                 limit,
                 policy,
                 overflow_close: (code::POLICY_VIOLATION, OVERFLOW_REASON),
@@ -210,22 +219,21 @@ impl Outbound {
                     let (code, reason) = self.shared.overflow_close;
                     state.close = Some(CloseFrame::new(code, reason));
                     state.closed = true;
+                    let waiter = state.take_waiter();
                     drop(state);
                     TrafficStats::add(&self.shared.stats.queue_overflow_closes, 1);
-                    self.shared.notify.notify_one();
+                    wake(waiter);
                     Err(SendError::Overflow)
                 }
             };
         }
-        let was_empty = state.items.is_empty();
         state.bytes += len;
         state.items.push_back(msg);
+        // The task registers itself only when it found the queue empty, so
+        // only the first message after that wakes it.
+        let waiter = state.take_waiter();
         drop(state);
-        // Only the empty → non-empty edge needs a wake-up: the writer drains
-        // until empty before it waits again.
-        if was_empty {
-            self.shared.notify.notify_one();
-        }
+        wake(waiter);
         Ok(())
     }
 
@@ -238,8 +246,9 @@ impl Outbound {
         }
         state.close = Some(frame);
         state.closed = true;
+        let waiter = state.take_waiter();
         drop(state);
-        self.shared.notify.notify_one();
+        wake(waiter);
     }
 
     /// Whether the connection is closed or closing.
@@ -283,9 +292,18 @@ impl Outbound {
         }
     }
 
-    /// Waits until something is queued (or a close is requested).
-    pub(crate) async fn ready(&self) {
-        self.shared.notify.notified().await;
+    /// Ready when something is queued or a close is requested; otherwise
+    /// the task is woken by the next send or close.
+    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if !state.items.is_empty() || state.close.is_some() {
+            return Poll::Ready(());
+        }
+        match &mut state.waiter {
+            Some(waker) => waker.clone_from(cx.waker()),
+            none => *none = Some(cx.waker().clone()),
+        }
+        Poll::Pending
     }
 
     /// Marks the connection ended: queued messages are freed, sends fail.
@@ -294,6 +312,13 @@ impl Outbound {
         state.closed = true;
         state.items = VecDeque::new();
         state.bytes = 0;
+        state.waiter = None;
+    }
+}
+
+fn wake(waiter: Option<Waker>) {
+    if let Some(waker) = waiter {
+        waker.wake();
     }
 }
 

@@ -1,5 +1,6 @@
 //! One WebSocket connection from upgrade to disconnect event.
 
+use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,11 +8,12 @@ use std::time::Instant;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use switchboard_config::{render_welcome, Mode};
-use switchboard_hub::{ConnectionId, Entry};
+use switchboard_hub::{ConnectionId, Entry, Registration};
 use switchboard_protocol::event::{ConnectionInfo, DisconnectInfo, ErrorInfo, Event};
 use switchboard_transport::close::code;
 use switchboard_transport::{
-    serve, CloseFrame, ConnectionReport, DeflateParams, Handler, Initiator, OutMessage, Outbound,
+    serve, CloseFrame, ConnectionReport, DeflateParams, Handler, Initiator, Message, OutMessage,
+    Outbound,
 };
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -32,7 +34,13 @@ pub struct Session {
 
 impl Session {
     /// Waits for the upgrade, then serves the connection to its end.
-    pub async fn run(self, on_upgrade: OnUpgrade) {
+    ///
+    /// An open connection's task keeps this future for its whole life, so
+    /// it is kept small (ARCHITECTURE.md, "Idle connections"): a plain
+    /// function returning an `async move` block (a block uses what it
+    /// captures in place; an `async fn` would also copy its arguments), one
+    /// long await, and the rare large futures boxed.
+    pub fn run(self, on_upgrade: OnUpgrade) -> impl Future<Output = ()> + Send {
         let span =
             tracing::info_span!("connection", id = %self.id, endpoint = %self.endpoint.config.path);
         async move {
@@ -50,14 +58,44 @@ impl Session {
                 tracing::error!("upgraded connection is not a TCP stream");
                 return;
             };
-            let stream = parts.io.into_inner();
-            self.serve(stream, parts.read_buf).await;
+            let started = Instant::now();
+            let (mut live, outbound) = self.start();
+            let report = serve(
+                parts.io.into_inner(),
+                parts.read_buf,
+                self.deflate,
+                &self.endpoint.connection,
+                outbound,
+                &self.endpoint.traffic,
+                &mut live.handler,
+                self.state.lifecycle.force_close.clone(),
+            )
+            .await;
+            let Live {
+                handler,
+                registration,
+            } = live;
+            let Some(registration) = registration else {
+                return; // refused: counted and reported in `start`
+            };
+            let info = match handler {
+                ModeHandler::Channels(mut session) => {
+                    // Boxed: a large future needed only once, at the end.
+                    Box::pin(session.close()).await;
+                    // Connect may have set the user: later events show it.
+                    session.connection_info()
+                }
+                _ => self.info.clone(),
+            };
+            drop(registration);
+            self.finish(&report, started, info);
         }
         .instrument(span)
-        .await
     }
 
-    async fn serve(self, stream: TcpStream, preread: bytes::Bytes) {
+    /// Registers the connection and picks its handler (or refuses it when
+    /// the endpoint is full).
+    fn start(&self) -> (Live, Outbound) {
         let state = &self.state;
         let ep = &self.endpoint;
         let mut outbound = Outbound::new(
@@ -70,11 +108,6 @@ impl Session {
             let slow = switchboard_protocol::client::disconnect::SLOW;
             outbound = outbound.with_overflow_close(slow.code, slow.reason);
         }
-        let wire = Wire {
-            stream,
-            preread,
-            deflate: self.deflate,
-        };
 
         if !ep.try_reserve() {
             ep.counters.reject(RejectReason::Capacity);
@@ -86,8 +119,11 @@ impl Session {
             };
             state.bus.emit(Event::error(self.info.clone(), error));
             outbound.close(CloseFrame::new(code::TRY_AGAIN_LATER, "server at capacity"));
-            self.drive(wire, outbound, &mut Refused).await;
-            return;
+            let live = Live {
+                handler: ModeHandler::Refused(Refused),
+                registration: None,
+            };
+            return (live, outbound);
         }
 
         ep.counters.accepted.fetch_add(1, Ordering::Relaxed);
@@ -112,78 +148,73 @@ impl Session {
             let _ = outbound.send(OutMessage::text(welcome));
         }
 
-        let started = Instant::now();
-        let mut info = self.info.clone();
-        let report = match ep.config.mode {
-            Mode::Raw => {
-                let mut handler = RawHandler {
-                    bus: state.bus.clone(),
-                    info: self.info.clone(),
-                    envelope: ep.format() == switchboard_hub::Format::Envelope,
-                };
-                self.drive(wire, outbound, &mut handler).await
-            }
-            Mode::Echo => {
-                let mut handler = EchoHandler {
-                    outbound: outbound.clone(),
-                };
-                self.drive(wire, outbound, &mut handler).await
-            }
-            Mode::Channels => {
-                let mut session = ChannelsSession::new(
-                    state.clone(),
-                    self.id,
-                    self.info.clone(),
-                    outbound.clone(),
-                );
-                let report = self.drive(wire, outbound, &mut session).await;
-                session.close().await;
-                // Connect may have set the user: later events show it.
-                info = session.connection_info();
-                report
-            }
+        let handler = match ep.config.mode {
+            Mode::Raw => ModeHandler::Raw(RawHandler {
+                bus: state.bus.clone(),
+                info: self.info.clone(),
+                envelope: ep.format() == switchboard_hub::Format::Envelope,
+            }),
+            Mode::Echo => ModeHandler::Echo(EchoHandler {
+                outbound: outbound.clone(),
+            }),
+            Mode::Channels => ModeHandler::Channels(Box::new(ChannelsSession::new(
+                state.clone(),
+                self.id,
+                self.info.clone(),
+                outbound.clone(),
+            ))),
         };
-        drop(registration);
+        let live = Live {
+            handler,
+            registration: Some(registration),
+        };
+        (live, outbound)
+    }
+
+    /// After the connection ended and left the registry: counters, events.
+    fn finish(&self, report: &ConnectionReport, started: Instant, info: Arc<ConnectionInfo>) {
+        let state = &self.state;
+        let ep = &self.endpoint;
         ep.release();
         ep.counters.closed.fetch_add(1, Ordering::Relaxed);
         ep.counters.count_close(report.close.code);
         tracing::debug!(code = report.close.code, reason = %report.close.reason, "disconnected");
 
-        if let Some(error) = error_of(&report) {
+        if let Some(error) = error_of(report) {
             state.bus.emit(Event::error(info.clone(), error));
         }
-        let details = disconnect_info(&report, started);
+        let details = disconnect_info(report, started);
         state.bus.emit(Event::disconnect(info, details));
     }
 }
 
-/// The socket and what was agreed during the handshake.
-struct Wire {
-    stream: TcpStream,
-    preread: bytes::Bytes,
-    deflate: Option<DeflateParams>,
+/// What a connection keeps while it is open, besides the transport's state.
+struct Live {
+    handler: ModeHandler,
+    /// `None` for a connection refused at capacity (never registered).
+    registration: Option<Registration>,
 }
 
-impl Session {
-    async fn drive<H: Handler>(
-        &self,
-        wire: Wire,
-        outbound: Outbound,
-        handler: &mut H,
-    ) -> ConnectionReport {
-        let ep = &self.endpoint;
-        let cancel = self.state.lifecycle.force_close.clone();
-        serve(
-            wire.stream,
-            wire.preread,
-            wire.deflate,
-            &ep.connection,
-            outbound,
-            &ep.traffic,
-            handler,
-            cancel,
-        )
-        .await
+/// The endpoint mode's message handler. The channels session is boxed: it
+/// is several times the size of the others.
+enum ModeHandler {
+    Raw(RawHandler),
+    Echo(EchoHandler),
+    Channels(Box<ChannelsSession>),
+    Refused(Refused),
+}
+
+impl Handler for ModeHandler {
+    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        match self {
+            ModeHandler::Raw(h) => h.on_message(message).await,
+            ModeHandler::Echo(h) => h.on_message(message).await,
+            // Boxed: channels commands wait on the broker and their future
+            // is large; unboxed it would be part of every connection's
+            // state, since a future is sized for its largest await.
+            ModeHandler::Channels(h) => Box::pin(h.on_message(message)).await,
+            ModeHandler::Refused(h) => h.on_message(message).await,
+        }
     }
 }
 
