@@ -7,6 +7,8 @@ use switchboard_protocol::payload;
 use switchboard_sinks::EventBus;
 use switchboard_transport::{close, CloseFrame, Handler, Message, OutMessage, Outbound};
 
+use crate::channels::ChannelsSession;
+
 /// `raw`: every message becomes a `message` event for the sinks.
 pub struct RawHandler {
     pub bus: EventBus,
@@ -58,5 +60,28 @@ impl Handler for Refused {
             close::code::TRY_AGAIN_LATER,
             "server at capacity",
         ))
+    }
+}
+
+/// The endpoint mode's message handler. The channels session is boxed: it
+/// is several times the size of the others.
+pub enum ModeHandler {
+    Raw(RawHandler),
+    Echo(EchoHandler),
+    Channels(Box<ChannelsSession>),
+    Refused(Refused),
+}
+
+impl Handler for ModeHandler {
+    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        match self {
+            ModeHandler::Raw(h) => h.on_message(message).await,
+            ModeHandler::Echo(h) => h.on_message(message).await,
+            // Boxed: channels commands wait on the broker and their future
+            // is large; unboxed it would be part of every connection's
+            // state, since a future is sized for its largest await.
+            ModeHandler::Channels(h) => Box::pin(h.on_message(message)).await,
+            ModeHandler::Refused(h) => h.on_message(message).await,
+        }
     }
 }

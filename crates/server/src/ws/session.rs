@@ -12,13 +12,12 @@ use switchboard_hub::{ConnectionId, Entry, Registration};
 use switchboard_protocol::event::{ConnectionInfo, DisconnectInfo, ErrorInfo, Event};
 use switchboard_transport::close::code;
 use switchboard_transport::{
-    serve, CloseFrame, ConnectionReport, DeflateParams, Handler, Initiator, Message, OutMessage,
-    Outbound,
+    serve, CloseFrame, ConnectionReport, DeflateParams, Initiator, OutMessage, Outbound,
 };
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use super::handlers::{EchoHandler, RawHandler, Refused};
+use super::handlers::{EchoHandler, ModeHandler, RawHandler, Refused};
 use crate::channels::ChannelsSession;
 use crate::endpoint::{Endpoint, RejectReason};
 use crate::state::AppState;
@@ -193,29 +192,6 @@ struct Live {
     handler: ModeHandler,
     /// `None` for a connection refused at capacity (never registered).
     registration: Option<Registration>,
-}
-
-/// The endpoint mode's message handler. The channels session is boxed: it
-/// is several times the size of the others.
-enum ModeHandler {
-    Raw(RawHandler),
-    Echo(EchoHandler),
-    Channels(Box<ChannelsSession>),
-    Refused(Refused),
-}
-
-impl Handler for ModeHandler {
-    async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
-        match self {
-            ModeHandler::Raw(h) => h.on_message(message).await,
-            ModeHandler::Echo(h) => h.on_message(message).await,
-            // Boxed: channels commands wait on the broker and their future
-            // is large; unboxed it would be part of every connection's
-            // state, since a future is sized for its largest await.
-            ModeHandler::Channels(h) => Box::pin(h.on_message(message)).await,
-            ModeHandler::Refused(h) => h.on_message(message).await,
-        }
-    }
 }
 
 /// Connections the server failed for bad input also get an `error` event.
