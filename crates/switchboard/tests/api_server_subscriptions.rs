@@ -6,30 +6,14 @@
 mod centrifuge;
 mod common;
 
-use centrifuge::{channels_toml, Centrifuge, PATH};
+use centrifuge::{channels_toml, connect_as, TOKEN_SECRET};
 use common::TestServer;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-
-async fn connect_as(t: &TestServer, user: &str) -> Centrifuge {
-    let token = encode(
-        &Header::default(),
-        &json!({ "sub": user }),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
-    let mut client = Centrifuge::open(&t.ws_url(PATH)).await;
-    let result = client.call("connect", json!({ "token": token })).await;
-    client.client_id = result["client"].as_str().expect("connected").to_owned();
-    client
-}
 
 #[tokio::test]
 async fn server_side_subscribe_and_unsubscribe() {
     let toml = channels_toml(&format!(
-        "[channels]\ntoken_hmac_secret = \"{SECRET}\"\n[[channels.namespaces]]\nname = \"news\"\nhistory_size = 10\nhistory_ttl_ms = 60000\nrecovery = true\n"
+        "[channels]\ntoken_hmac_secret = \"{TOKEN_SECRET}\"\n[[channels.namespaces]]\nname = \"news\"\nhistory_size = 10\nhistory_ttl_ms = 60000\nrecovery = true\n"
     ));
     let t = TestServer::start(&toml).await;
     let mut tab1 = connect_as(&t, "dana").await;

@@ -14,7 +14,7 @@ mod redis_server;
 
 use std::time::Duration;
 
-use centrifuge::{channels_toml, Centrifuge, PATH};
+use centrifuge::{channels_toml, redis_broker_toml, Centrifuge, PATH};
 use common::{metric, TestServer};
 use redis_server::RedisServer;
 use serde_json::{json, Value};
@@ -22,20 +22,16 @@ use serde_json::{json, Value};
 const CHANNEL: &str = "chat:load";
 
 fn node_toml(redis: &RedisServer, prefix: &str) -> String {
+    let broker = redis_broker_toml(&redis.url(), prefix);
     channels_toml(&format!(
         r#"
-[broker]
-kind = "redis"
-url = "{}"
-prefix = "{prefix}"
-
+{broker}
 [[channels.namespaces]]
 name = "chat"
 history_size = 10000
 history_ttl_ms = 600000
 recovery = true
-"#,
-        redis.url()
+"#
     ))
 }
 

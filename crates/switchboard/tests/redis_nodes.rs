@@ -10,20 +10,17 @@ mod common;
 #[path = "../../broker/tests/support/redis_server.rs"]
 mod redis_server;
 
-use centrifuge::{channels_toml, Centrifuge, PATH};
+use centrifuge::{channels_toml, redis_broker_toml, Centrifuge, PATH};
 use common::TestServer;
 use redis_server::RedisServer;
 use serde_json::json;
 use switchboard::{Config, Server, StartError};
 
 fn node_toml(redis: &RedisServer, prefix: &str) -> String {
+    let broker = redis_broker_toml(&redis.url(), prefix);
     channels_toml(&format!(
         r#"
-[broker]
-kind = "redis"
-url = "{}"
-prefix = "{prefix}"
-
+{broker}
 [[channels.namespaces]]
 name = "chat"
 history_size = 100
@@ -31,8 +28,7 @@ history_ttl_ms = 60000
 recovery = true
 presence = true
 allow_publish = true
-"#,
-        redis.url()
+"#
     ))
 }
 

@@ -9,27 +9,24 @@ mod common;
 #[path = "../../broker/tests/support/redis_server.rs"]
 mod redis_server;
 
-use centrifuge::{api_publish, channels_toml, eventually, Centrifuge, PATH};
+use centrifuge::{
+    api_publish, channels_toml, connect_as, eventually, redis_broker_toml, Centrifuge, TOKEN_SECRET,
+};
 use common::TestServer;
-use jsonwebtoken::{encode, EncodingKey, Header};
 use redis_server::RedisServer;
 use serde_json::{json, Value};
 
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const INBOX: &str = "personal:inbox#alice";
 /// The same with history: offsets, and no publication twice.
 const MAIL: &str = "mail:box#alice";
 
 fn node_toml(redis: &RedisServer, prefix: &str) -> String {
+    let broker = redis_broker_toml(&redis.url(), prefix);
     channels_toml(&format!(
         r#"
-[broker]
-kind = "redis"
-url = "{}"
-prefix = "{prefix}"
-
+{broker}
 [channels]
-token_hmac_secret = "{SECRET}"
+token_hmac_secret = "{TOKEN_SECRET}"
 
 [[channels.namespaces]]
 name = "personal"
@@ -43,22 +40,8 @@ history_ttl_ms = 60000
 recovery = true
 offline_queue_size = 10
 offline_queue_ttl_ms = 60000
-"#,
-        redis.url()
+"#
     ))
-}
-
-async fn connect_as(node: &TestServer, user: &str) -> Centrifuge {
-    let token = encode(
-        &Header::default(),
-        &json!({ "sub": user }),
-        &EncodingKey::from_secret(SECRET.as_bytes()),
-    )
-    .unwrap();
-    let mut client = Centrifuge::open(&node.ws_url(PATH)).await;
-    let result = client.call("connect", json!({ "token": token })).await;
-    client.client_id = result["client"].as_str().expect("connected").to_owned();
-    client
 }
 
 async fn pending(node: &TestServer, user: &str) -> u64 {

@@ -362,3 +362,27 @@ pub async fn api_publish(server: &TestServer, channel: &str, data: Value) -> Val
         .cloned()
         .unwrap_or_else(|| panic!("publish failed: {body}"))
 }
+
+/// The `channels.token_hmac_secret` of the tests that connect as a user.
+pub const TOKEN_SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+/// Opens a channels connection and connects as `user` with a token signed
+/// by [`TOKEN_SECRET`].
+pub async fn connect_as(server: &TestServer, user: &str) -> Centrifuge {
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &json!({ "sub": user }),
+        &jsonwebtoken::EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
+    )
+    .expect("a token");
+    let mut client = Centrifuge::open(&server.ws_url(PATH)).await;
+    let result = client.call("connect", json!({ "token": token })).await;
+    client.client_id = result["client"].as_str().expect("connected").to_owned();
+    client
+}
+
+/// The `[broker]` table of a node on the `redis-server` at `url`; nodes
+/// with the same `prefix` form one system.
+pub fn redis_broker_toml(url: &str, prefix: &str) -> String {
+    format!("[broker]\nkind = \"redis\"\nurl = \"{url}\"\nprefix = \"{prefix}\"\n")
+}
