@@ -360,6 +360,51 @@ mod tests {
         );
     }
 
+    /// Counts its wake-ups.
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+        let counter = Arc::new(CountingWaker(Default::default()));
+        (counter.clone(), Waker::from(counter))
+    }
+
+    fn wakes(counter: &CountingWaker) -> usize {
+        counter.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    #[test]
+    fn a_waiting_task_is_woken_once_by_the_first_send() {
+        let (q, _) = queue(1 << 20, OverflowPolicy::Close);
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(q.poll_ready(&mut cx).is_pending());
+        q.send(OutMessage::text("a")).unwrap();
+        q.send(OutMessage::text("b")).unwrap();
+        assert_eq!(wakes(&counter), 1, "only the first send wakes");
+        assert!(q.poll_ready(&mut cx).is_ready());
+        assert_eq!(wakes(&counter), 1, "a ready poll registers nothing");
+    }
+
+    #[test]
+    fn a_close_request_wakes_the_waiting_task() {
+        let (q, _) = queue(1 << 20, OverflowPolicy::Close);
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert!(q.poll_ready(&mut cx).is_pending());
+        q.close(CloseFrame::new(4000, "bye"));
+        assert_eq!(wakes(&counter), 1);
+        assert!(
+            q.poll_ready(&mut cx).is_ready(),
+            "the close is there to take"
+        );
+    }
+
     #[test]
     fn drop_policy_counts_and_keeps_the_connection() {
         let (q, stats) = queue(10, OverflowPolicy::Drop);
