@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod auth;
 mod broker;
 mod channels;
 mod de_error;
@@ -41,6 +42,10 @@ mod welcome;
 #[cfg(test)]
 mod tests;
 
+pub use auth::{
+    ApiKey, ApiScope, AuthConfig, AuthMode, ClientKey, EndpointAuth, EndpointLimits, JwtConfig,
+    TokenSource,
+};
 pub use broker::{BrokerConfig, BrokerKind};
 pub use channels::{ChannelsConfig, Namespace, NamespaceOptions};
 pub use error::ConfigError;

@@ -47,15 +47,23 @@ impl Config {
     }
 
     /// The configuration as TOML, as `switchboard check-config` prints it.
-    /// A non-empty `api.key` or `channels.token_hmac_secret` is shown as [`REDACTED`].
+    /// Every non-empty secret (API keys, token secrets, Redis passwords) is
+    /// shown as [`REDACTED`].
     pub fn to_toml_string(&self) -> String {
         let mut shown = self.clone();
         if !shown.api.key.is_empty() {
             shown.api.key = REDACTED.to_string();
         }
-        if !shown.channels.token_hmac_secret.is_empty() {
-            shown.channels.token_hmac_secret = REDACTED.to_string();
+        crate::auth::redact(&mut shown.channels.token_hmac_secret);
+        for key in &mut shown.api.keys {
+            crate::auth::redact(&mut key.key);
         }
+        for endpoint in &mut shown.endpoints {
+            for key in &mut endpoint.auth.api_keys {
+                crate::auth::redact(&mut key.key);
+            }
+        }
+        shown.auth = shown.auth.redacted();
         shown.broker = shown.broker.redacted();
         // Only a hand-built value beyond TOML's i64 range can fail here.
         shown

@@ -10,6 +10,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::{ApiKey, AuthConfig, EndpointAuth, EndpointLimits};
 use crate::broker::BrokerConfig;
 use crate::channels::ChannelsConfig;
 
@@ -45,6 +46,8 @@ pub struct Config {
     pub channels: ChannelsConfig,
     /// Where channels' publications, history and presence live (`[broker]`).
     pub broker: BrokerConfig,
+    /// How tokens are verified (`[auth]`).
+    pub auth: AuthConfig,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             log: LogConfig::default(),
             channels: ChannelsConfig::default(),
             broker: BrokerConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -108,6 +112,10 @@ pub struct ApiConfig {
     /// Largest accepted request body, in bytes. Default 1 MiB; bounds the
     /// memory one request can make the server hold. Must be at least 1.
     pub max_body_size: usize,
+    /// `[[api.keys]]`: more keys, each with a holder and a scope (`read`,
+    /// `publish`, `admin`), in clear or as a SHA-256. `key` above is an
+    /// `admin` key. Default none.
+    pub keys: Vec<ApiKey>,
 }
 
 impl Default for ApiConfig {
@@ -115,6 +123,7 @@ impl Default for ApiConfig {
         ApiConfig {
             key: String::new(),
             max_body_size: MIB,
+            keys: Vec::new(),
         }
     }
 }
@@ -311,6 +320,11 @@ pub struct EndpointConfig {
     /// Subprotocols offered in `Sec-WebSocket-Protocol`, each an HTTP token.
     /// Default empty: none negotiated.
     pub subprotocols: Vec<String>,
+    /// Who may connect (`[endpoints.auth]`). Default: anyone.
+    pub auth: EndpointAuth,
+    /// Abuse limits (`[endpoints.limits]`). Default: none beyond
+    /// `max_connections` and `max_message_size`.
+    pub limits: EndpointLimits,
 }
 
 impl Default for EndpointConfig {
@@ -333,6 +347,8 @@ impl Default for EndpointConfig {
             format: EventFormat::Payload,
             allowed_origins: Vec::new(),
             subprotocols: Vec::new(),
+            auth: EndpointAuth::default(),
+            limits: EndpointLimits::default(),
         }
     }
 }

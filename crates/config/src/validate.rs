@@ -85,6 +85,7 @@ impl Config {
         }
         check_log_level(&self.log.level)?;
         validate_channels(&self.channels)?;
+        self.validate_auth()?;
         validate_broker(&self.broker)
     }
 

@@ -17,6 +17,12 @@ fn everything_set() -> Config {
         api: ApiConfig {
             key: "s3cret".into(),
             max_body_size: 4096,
+            keys: vec![ApiKey {
+                name: "reader".into(),
+                key: String::new(),
+                key_sha256: "ab".repeat(32),
+                scope: ApiScope::Read,
+            }],
         },
         endpoints: vec![
             EndpointConfig {
@@ -46,6 +52,24 @@ fn everything_set() -> Config {
                 format: EventFormat::Envelope,
                 allowed_origins: vec!["https://example.com".into(), "*".into()],
                 subprotocols: vec!["graphql-ws".into()],
+                auth: EndpointAuth {
+                    mode: AuthMode::ApiKey,
+                    sources: vec![TokenSource::Query, TokenSource::Connect],
+                    query_param: "key".into(),
+                    connect_timeout: Duration::from_millis(2500),
+                    api_keys: vec![ClientKey {
+                        name: "device-1".into(),
+                        key: "k3y-k3y-k3y".into(),
+                        key_sha256: String::new(),
+                    }],
+                },
+                limits: EndpointLimits {
+                    connections_per_ip: 3,
+                    messages_per_second: 2.5,
+                    message_burst: 4,
+                    user_messages_per_second: 10.0,
+                    excess_before_close: 7,
+                },
             },
             EndpointConfig {
                 path: "/b".into(),
@@ -103,6 +127,23 @@ fn everything_set() -> Config {
                     options: NamespaceOptions::default(),
                 },
             ],
+        },
+        auth: AuthConfig {
+            jwt: JwtConfig {
+                hmac_secret: "0123456789abcdef0123456789abcdef".into(),
+                public_key_pem: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
+                    .into(),
+                public_key_file: Some("/etc/switchboard/jwt.pub".into()),
+                jwks_url: "https://login.example/jwks.json".into(),
+                jwks_file: Some("/etc/switchboard/jwks.json".into()),
+                jwks_refresh: Duration::from_millis(60_000),
+                jwks_fetch_timeout: Duration::from_millis(750),
+                audience: "switchboard".into(),
+                issuer: "https://login.example".into(),
+                leeway: Duration::from_millis(2000),
+                require_exp: false,
+            },
+            refresh_window: Duration::from_millis(3000),
         },
     }
 }
