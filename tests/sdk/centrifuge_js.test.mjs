@@ -264,7 +264,7 @@ test('js: a forged token → close 3500 "invalid token": the SDK ends disconnect
 });
 
 test('js: an HS256 token (examples/channels.toml secret) names the user; presence shows it and its info', async () => {
-  const token = hs256({ sub: 'alice', info: { name: 'Alice' } });
+  const token = hs256({ sub: 'alice', info: { name: 'Alice' }, exp: Math.floor(Date.now() / 1000) + 3600 });
   const c = client({ token });
   await connect(c);
   const sub = c.newSubscription('chat:users');

@@ -49,11 +49,14 @@ function portAccepts(port) {
   });
 }
 
-/** Starts switchboard; returns {port, url, apiUrl, stop(), stderr()}. */
-export async function startServer() {
+/**
+ * Starts switchboard on `config` (default examples/channels.toml); returns
+ * {port, url, apiUrl, stop(), stderr()}.
+ */
+export async function startServer({ config = 'examples/channels.toml' } = {}) {
   const port = await freePort();
   const child = spawn(binaryPath(), [
-    '--config', path.join(repoRoot, 'examples/channels.toml'),
+    '--config', path.join(repoRoot, config),
     '--bind', `127.0.0.1:${port}`,
   ], { cwd: repoRoot, env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -10,6 +10,12 @@ use switchboard_config::{EndpointAuth, TokenSource};
 /// The prefix of a subprotocol entry that carries a token.
 pub const SUBPROTOCOL_PREFIX: &str = "bearer.";
 
+/// The subprotocol a browser offers beside `bearer.<token>` for the server
+/// to choose: a browser that offered subprotocols fails the connection
+/// when the response names none. `new WebSocket(url, ["bearer",
+/// "bearer." + token])`.
+pub const SUBPROTOCOL_MARKER: &str = "bearer";
+
 /// What the query string shows in place of a credential.
 pub const REDACTED: &str = "<redacted>";
 
@@ -53,15 +59,26 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// The first `bearer.<token>` entry of `Sec-WebSocket-Protocol`.
-fn subprotocol(headers: &HeaderMap) -> Option<String> {
+/// The entries of `Sec-WebSocket-Protocol`.
+fn offered(headers: &HeaderMap) -> impl Iterator<Item = &str> {
     headers
         .get_all(SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .find_map(|entry| entry.trim().strip_prefix(SUBPROTOCOL_PREFIX))
+        .map(str::trim)
+}
+
+/// The first `bearer.<token>` entry of `Sec-WebSocket-Protocol`.
+fn subprotocol(headers: &HeaderMap) -> Option<String> {
+    offered(headers)
+        .find_map(|entry| entry.strip_prefix(SUBPROTOCOL_PREFIX))
         .map(str::to_owned)
+}
+
+/// Whether the client offered the [`SUBPROTOCOL_MARKER`].
+pub fn offers_marker(headers: &HeaderMap) -> bool {
+    offered(headers).any(|entry| entry == SUBPROTOCOL_MARKER)
 }
 
 /// The decoded value of `name` in a query string.

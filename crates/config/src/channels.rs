@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::access::Access;
+
 /// `[channels]`: limits, the protocol-level ping, and per-namespace options
 /// of the channels mode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -196,16 +198,20 @@ namespace_options! {
     /// or unsubscribes. Default false. Independent of `presence`, as in
     /// Centrifugo.
     join_leave: bool = false,
-    /// Let clients publish. Default false: only the server API publishes
-    /// (it always may).
-    allow_publish: bool = false,
-    /// Let clients subscribe. Default true.
-    allow_subscribe: bool = true,
-    /// Let clients read the history (when `history_size` is above 0).
-    /// Default true.
-    allow_history: bool = true,
-    /// Let clients read presence (when `presence` is true). Default true.
-    allow_presence: bool = true,
+    /// Which clients may publish: `true` (anyone), `false` (nobody),
+    /// `"authenticated"` or `"token"` (see [`Access`]). Default false: only
+    /// the server API publishes (it always may).
+    allow_publish: Access = Access::Nobody,
+    /// Which clients may subscribe. Default true (anyone). A valid
+    /// subscription token for the channel always lets its holder in,
+    /// unless this is false.
+    allow_subscribe: Access = Access::Anyone,
+    /// Which clients may read the history (when `history_size` is above 0).
+    /// Default true (anyone).
+    allow_history: Access = Access::Anyone,
+    /// Which clients may read presence (when `presence` is true). Default
+    /// true (anyone).
+    allow_presence: Access = Access::Anyone,
     /// A publishing client that is subscribed receives its own
     /// publication. Default true.
     echo_to_publisher: bool = true,

@@ -126,9 +126,11 @@ fn namespace_hint(key: &str) -> Option<&'static str> {
         "history_ttl_ms" | "offline_queue_ttl_ms" => {
             "write a whole number of milliseconds, e.g. 600000, or 0 for off"
         }
-        "recovery" | "presence" | "join_leave" | "allow_publish" | "allow_subscribe"
-        | "allow_history" | "allow_presence" | "echo_to_publisher" | "last_value" => {
+        "recovery" | "presence" | "join_leave" | "echo_to_publisher" | "last_value" => {
             "write true or false (no quotes)"
+        }
+        "allow_publish" | "allow_subscribe" | "allow_history" | "allow_presence" => {
+            "write true (anyone), false (nobody), \"authenticated\" or \"token\""
         }
         _ => return None,
     })

@@ -24,6 +24,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 mod auth;
 mod broker;
 mod channels;
@@ -47,12 +48,12 @@ pub use auth::{
     TokenSource,
 };
 pub use broker::{BrokerConfig, BrokerKind};
-pub use channels::{ChannelsConfig, Namespace, NamespaceOptions};
+pub use channels::{Access, ChannelsConfig, Namespace, NamespaceOptions};
 pub use error::ConfigError;
 pub use load::REDACTED;
 pub use model::{
     ApiConfig, CliOverrides, Compression, Config, DeflateConfig, EndpointConfig, EventFormat,
     HeartbeatConfig, HeartbeatMode, LogConfig, LogFormat, Mode, OverflowPolicy, ServerConfig,
-    SinksConfig, StdoutSinkConfig, DEFAULT_WELCOME_MESSAGE,
+    SinksConfig, StdoutSinkConfig, TlsConfig, DEFAULT_WELCOME_MESSAGE,
 };
 pub use welcome::{render_welcome, WELCOME_PLACEHOLDERS};

@@ -5,6 +5,7 @@
 //! being silently ignored.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -88,6 +89,18 @@ pub struct ServerConfig {
     /// (TOML `drain_timeout_ms`, milliseconds). Default 10 s.
     #[serde(rename = "drain_timeout_ms", with = "crate::duration::millis")]
     pub drain_timeout: Duration,
+    /// How long a client may take to complete the TLS handshake and send
+    /// its request headers (TOML `handshake_timeout_ms`). Default 10 s.
+    /// From 1 s to 120 s. Stops slowloris clients from holding sockets.
+    #[serde(rename = "handshake_timeout_ms", with = "crate::duration::millis")]
+    pub handshake_timeout: Duration,
+    /// Largest request head (request line and headers) accepted, in bytes;
+    /// a larger one is answered 431. Default 16384. From 8192 to 1048576.
+    pub max_header_bytes: usize,
+    /// `[server.tls]`: serve HTTPS and WSS on `bind` with these files.
+    /// Default none: plain HTTP and WS (terminate TLS at a proxy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for ServerConfig {
@@ -97,8 +110,23 @@ impl Default for ServerConfig {
             trusted_proxies: Vec::new(),
             shutdown_notice: None,
             drain_timeout: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            tls: None,
         }
     }
+}
+
+/// `[server.tls]`: TLS termination in Switchboard.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain, leaf first. Required. Read
+    /// again on SIGHUP.
+    pub cert_file: PathBuf,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1). Required.
+    /// Read again on SIGHUP.
+    pub key_file: PathBuf,
 }
 
 /// `[api]`: the HTTP management API.

@@ -25,6 +25,8 @@ pub mod code {
     pub const INTERNAL: u32 = 100;
     /// Missing or wrong API key, or a non-loopback caller without a key configured.
     pub const UNAUTHORIZED: u32 = 101;
+    /// The key's scope does not cover the method.
+    pub const PERMISSION_DENIED: u32 = 103;
     /// No such API method.
     pub const METHOD_NOT_FOUND: u32 = 104;
     /// A limit was exceeded (request body too large).
@@ -33,6 +35,8 @@ pub mod code {
     pub const BAD_REQUEST: u32 = 107;
     /// The server is shutting down.
     pub const NOT_AVAILABLE: u32 = 108;
+    /// Too many requests (connections from one address).
+    pub const TOO_MANY_REQUESTS: u32 = 111;
 }
 
 impl ApiError {
@@ -235,6 +239,27 @@ pub struct DisconnectRequest {
     /// Code and reason (default 1000 "disconnected by server").
     #[serde(default)]
     pub disconnect: Option<DisconnectSpec>,
+}
+
+/// `revoke_token` request (Centrifugo PRO's shape): refuse a token id
+/// (`jti`) from now until `expire_at`, and disconnect its holders.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeTokenRequest {
+    /// The token id (`jti`). Required.
+    #[serde(default)]
+    pub uid: String,
+    /// Until when (Unix seconds) the id is refused; give the token's `exp`.
+    /// Default (0): 24 hours from now.
+    #[serde(default)]
+    pub expire_at: u64,
+}
+
+/// `revoke_token` result: connections closed (summed over nodes).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokeTokenResult {
+    /// Connections that held the token and were closed.
+    pub disconnected: u64,
 }
 
 /// `disconnect` result (Centrifugo returns `{}`; the count is ours).

@@ -35,6 +35,7 @@ pub const NODE_LOCAL_METHODS: &[&str] = &[
     "unsubscribe",
     "refresh",
     "channels",
+    "revoke_token",
     // Not `offline_queue`: the queues are in the broker layer, shared by
     // every node, so adding up every node's answer would count them twice.
 ];

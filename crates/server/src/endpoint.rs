@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use switchboard_auth::KeyRing;
+
+use crate::limits::{MessageLimiter, PerIp, UserRates};
 use switchboard_config::{
-    Compression, EndpointConfig, EventFormat, HeartbeatMode, Mode, OverflowPolicy,
+    ApiScope, Compression, EndpointConfig, EventFormat, HeartbeatMode, Mode, OverflowPolicy,
 };
 use switchboard_hub::Format;
 use switchboard_transport::handshake::HandshakeSettings;
@@ -24,6 +27,10 @@ pub enum RejectReason {
     Draining,
     /// The handshake was invalid (bad headers, origin): 4xx before the upgrade.
     Handshake,
+    /// The handshake's credential was missing or wrong: 401 before the upgrade.
+    Auth,
+    /// Too many connections from the client's address: 429 before the upgrade.
+    PerIp,
 }
 
 /// Live counters of one endpoint.
@@ -39,6 +46,12 @@ pub struct EndpointCounters {
     pub rejected_draining: AtomicU64,
     /// Refused during the handshake.
     pub rejected_handshake: AtomicU64,
+    /// Refused for a missing or wrong credential in the handshake.
+    pub rejected_auth: AtomicU64,
+    /// Refused for `connections_per_ip`.
+    pub rejected_per_ip: AtomicU64,
+    /// Client messages refused by the rate limits.
+    pub rate_limited: Arc<AtomicU64>,
     /// Connections closed since start.
     pub closed: AtomicU64,
     // Touched once per closed connection, never on the message path.
@@ -52,6 +65,8 @@ impl EndpointCounters {
             RejectReason::Capacity => &self.rejected_capacity,
             RejectReason::Draining => &self.rejected_draining,
             RejectReason::Handshake => &self.rejected_handshake,
+            RejectReason::Auth => &self.rejected_auth,
+            RejectReason::PerIp => &self.rejected_per_ip,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -62,6 +77,8 @@ impl EndpointCounters {
             &self.rejected_capacity,
             &self.rejected_draining,
             &self.rejected_handshake,
+            &self.rejected_auth,
+            &self.rejected_per_ip,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
@@ -94,6 +111,12 @@ pub struct Endpoint {
     pub traffic: Arc<TrafficStats>,
     /// Connection counters.
     pub counters: EndpointCounters,
+    /// The keys `auth.mode = "api_key"` accepts.
+    pub keys: KeyRing,
+    /// Open connections per client address.
+    pub per_ip: Arc<PerIp>,
+    /// Message rates of its users.
+    pub user_rates: Arc<UserRates>,
 }
 
 impl Endpoint {
@@ -135,12 +158,19 @@ impl Endpoint {
                 threshold: config.deflate.threshold,
             },
         };
+        let mut keys = KeyRing::default();
+        for k in &config.auth.api_keys {
+            keys.add(&k.name, &k.key, &k.key_sha256, ApiScope::Admin);
+        }
         Self {
             config,
             connection,
             handshake,
             traffic: Arc::new(TrafficStats::default()),
             counters: EndpointCounters::default(),
+            keys,
+            per_ip: Arc::default(),
+            user_rates: Arc::default(),
         }
     }
 
@@ -181,6 +211,15 @@ impl Endpoint {
             return false;
         }
         true
+    }
+
+    /// A message limiter for one connection, if the endpoint limits rates.
+    pub fn message_limiter(&self) -> Option<MessageLimiter> {
+        MessageLimiter::new(
+            &self.config.limits,
+            self.user_rates.clone(),
+            self.counters.rate_limited.clone(),
+        )
     }
 
     /// Gives a reserved slot back.

@@ -8,12 +8,14 @@
 #![deny(missing_docs)]
 
 mod api;
+mod auth;
 mod broker_metrics;
 mod brokers;
 mod channels;
 mod cluster;
 mod endpoint;
 mod health;
+mod limits;
 mod listener;
 mod metrics;
 mod nodes;
@@ -22,6 +24,7 @@ mod router;
 mod server;
 mod shutdown;
 mod state;
+mod tls;
 mod users;
 mod ws;
 
@@ -29,3 +32,4 @@ pub use server::{RunningServer, Server, ServerBuilder, ShutdownReport, StartErro
 pub use switchboard_config::{Config, ConfigError};
 pub use switchboard_hub::Hub;
 pub use switchboard_sinks::EventStream;
+pub use tls::TlsError;

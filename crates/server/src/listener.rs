@@ -21,12 +21,16 @@ use tokio::net::{TcpListener, TcpStream};
 use tower_service::Service as _;
 
 use crate::state::AppState;
+use crate::tls::PeerMap;
 
-/// How long a client may take to send its request headers.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Accepts until `stop_accepting` is cancelled.
-pub async fn accept_loop(listener: TcpListener, router: Router, state: AppState) {
+/// Accepts until `stop_accepting` is cancelled. Behind TLS, `peers` maps
+/// each bridge socket to the client it stands for.
+pub async fn accept_loop(
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    peers: Option<PeerMap>,
+) {
     let stop = state.lifecycle.stop_accepting.clone();
     loop {
         let accepted = tokio::select! {
@@ -35,6 +39,15 @@ pub async fn accept_loop(listener: TcpListener, router: Router, state: AppState)
         };
         match accepted {
             Ok((stream, peer)) => {
+                let peer = peers
+                    .as_ref()
+                    .and_then(|p| {
+                        p.lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&peer)
+                            .copied()
+                    })
+                    .unwrap_or(peer);
                 let task = serve_connection(stream, peer, router.clone(), state.clone());
                 state.lifecycle.http.spawn(task);
             }
@@ -63,9 +76,11 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, s
         }
     });
     let mut builder = http1::Builder::new();
+    let server = &state.config.server;
     builder
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
+        .header_read_timeout(server.handshake_timeout)
+        .max_buf_size(server.max_header_bytes);
     let connection = builder
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();

@@ -77,6 +77,18 @@ pub fn render(state: &AppState) -> String {
         );
     }
     t.family(
+        "messages_rate_limited_total",
+        "counter",
+        "Client messages refused by an endpoint's rate limits.",
+    );
+    for ep in eps {
+        t.sample(
+            "messages_rate_limited_total",
+            &[("endpoint", &ep.config.path)],
+            get(&ep.counters.rate_limited),
+        );
+    }
+    t.family(
         "connections_accepted_total",
         "counter",
         "Connections accepted by endpoint.",
@@ -99,6 +111,8 @@ pub fn render(state: &AppState) -> String {
             ("capacity", &c.rejected_capacity),
             ("draining", &c.rejected_draining),
             ("handshake", &c.rejected_handshake),
+            ("auth", &c.rejected_auth),
+            ("per_ip", &c.rejected_per_ip),
         ] {
             t.sample(
                 "connections_rejected_total",

@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_config::Mode;
+use switchboard_auth::{KeyRing, Verifier};
+use switchboard_config::{ApiScope, Mode};
 use switchboard_config::{Config, ConfigError};
 use switchboard_hub::{ChannelHub, Hub};
 use switchboard_sinks::{EventBus, EventStream, JsonLinesSink};
@@ -12,6 +13,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::revoked::Revoked;
+use crate::auth::Deadlines;
 use crate::broker_metrics::{BrokerMetrics, CountedBroker, CountedPresence};
 use crate::channels::keepalive::KeepAlive;
 use crate::channels::namespaces;
@@ -19,6 +22,7 @@ use crate::cluster::Cluster;
 use crate::endpoint::Endpoint;
 use crate::nodes::{self, Nodes};
 use crate::state::{AppState, Lifecycle, Shared};
+use crate::tls::{self, PeerMap, Tls, TlsError};
 use crate::users::Users;
 use crate::{brokers, listener, router, shutdown};
 use std::sync::atomic::AtomicU64;
@@ -38,6 +42,12 @@ pub enum StartError {
         /// What failed.
         message: String,
     },
+    /// A token key or JWKS in `[auth.jwt]` cannot be used.
+    #[error("cannot use {0}")]
+    Auth(#[from] switchboard_auth::SetupError),
+    /// The TLS certificate or key (`[server.tls]`) cannot be used.
+    #[error("cannot use {0}")]
+    Tls(#[from] TlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr} (server.bind): {source}; {hint}")]
     Bind {
@@ -99,6 +109,8 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<RunningServer, StartError> {
         let config = self.config;
         config.validate()?;
+        let verifier = Arc::new(Verifier::from_config(&config)?);
+        let tls = config.server.tls.as_ref().map(Tls::new).transpose()?;
         let addr = config.server.bind;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
             addr,
@@ -165,12 +177,18 @@ impl ServerBuilder {
             namespaces::resolver(&config.channels),
         );
         let users = Arc::new(Users::new(bus.clone(), config.channels.user_offline_grace));
+        let api_keys = api_key_ring(&config);
         let state: AppState = Arc::new(Shared {
             config,
             endpoints,
             hub,
             channels,
             keepalive: Arc::new(KeepAlive::default()),
+            verifier,
+            deadlines: Arc::new(Deadlines::default()),
+            revoked: Revoked::default(),
+            api_keys,
+            tls,
             users,
             nodes,
             cluster,
@@ -203,16 +221,52 @@ impl ServerBuilder {
             .any(|e| e.config.mode == Mode::Channels)
         {
             let ch = &state.config.channels;
+            let refresh_window = state.config.auth.refresh_window;
             let stop = state.lifecycle.stop_accepting.clone();
-            tokio::spawn(
-                state
-                    .keepalive
-                    .clone()
-                    .run(ch.ping_interval, ch.pong_timeout, stop),
-            );
+            tokio::spawn(state.keepalive.clone().run(
+                ch.ping_interval,
+                ch.pong_timeout,
+                refresh_window,
+                stop,
+            ));
+        }
+        let stop = state.lifecycle.stop_accepting.clone();
+        tokio::spawn(state.deadlines.clone().run(stop));
+        let (verifier, stop) = (
+            state.verifier.clone(),
+            state.lifecycle.stop_accepting.clone(),
+        );
+        tokio::spawn(async move { verifier.start(stop).await });
+        if state.api_keys.is_empty() {
+            tracing::warn!("no server API key is configured (api.key, [[api.keys]]): the API answers loopback callers only");
         }
         let router = router::build(state.clone());
-        let accept = tokio::spawn(listener::accept_loop(listener, router, state.clone()));
+        let accept = if state.tls.is_some() {
+            // TLS on the public listener, bridged to a plain one on loopback.
+            let internal = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr,
+                    source,
+                    hint: "the internal listener TLS connections are bridged to cannot bind on 127.0.0.1",
+                })?;
+            let internal_addr = internal.local_addr().map_err(|source| StartError::Bind {
+                addr,
+                source,
+                hint: "the internal listener's address cannot be read",
+            })?;
+            let peers = PeerMap::default();
+            let tls_loop = tls::accept_loop(listener, internal_addr, peers.clone(), state.clone());
+            tokio::spawn(tls_loop);
+            tokio::spawn(listener::accept_loop(
+                internal,
+                router,
+                state.clone(),
+                Some(peers),
+            ))
+        } else {
+            tokio::spawn(listener::accept_loop(listener, router, state.clone(), None))
+        };
         tracing::info!(addr = %local_addr, endpoints = ?state.endpoints.iter().map(|e| &e.config.path).collect::<Vec<_>>(), "listening");
         Ok(RunningServer {
             state,
@@ -220,6 +274,18 @@ impl ServerBuilder {
             accept,
         })
     }
+}
+
+/// `api.key` (admin) and every `[[api.keys]]` entry.
+fn api_key_ring(config: &Config) -> KeyRing {
+    let mut ring = KeyRing::default();
+    if !config.api.key.is_empty() {
+        ring.add("api.key", &config.api.key, "", ApiScope::Admin);
+    }
+    for k in &config.api.keys {
+        ring.add(&k.name, &k.key, &k.key_sha256, k.scope);
+    }
+    ring
 }
 
 /// A started server. Dropping it without [`RunningServer::shutdown`]
@@ -255,6 +321,16 @@ impl RunningServer {
     /// Starts draining without waiting (readiness fails, new upgrades get 503).
     pub fn start_draining(&self) {
         self.state.lifecycle.start_draining();
+    }
+
+    /// Reads the TLS certificate and key again (what SIGHUP does). New
+    /// connections get the new certificate; on error the old one stays.
+    /// Without `[server.tls]` there is nothing to reload.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.state.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// Ends open connections at once (what a second signal does during a drain).

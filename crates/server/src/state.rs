@@ -11,11 +11,16 @@ use switchboard_sinks::EventBus;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use switchboard_auth::{KeyRing, Verifier};
+
+use crate::auth::revoked::Revoked;
+use crate::auth::Deadlines;
 use crate::broker_metrics::BrokerMetrics;
 use crate::channels::keepalive::KeepAlive;
 use crate::cluster::Cluster;
 use crate::endpoint::Endpoint;
 use crate::nodes::Nodes;
+use crate::tls::Tls;
 use crate::users::Users;
 
 /// Shared server state; cloned as `Arc<Shared>` into every handler.
@@ -30,6 +35,16 @@ pub struct Shared {
     pub channels: ChannelHub,
     /// Protocol-level pings of `channels` sessions.
     pub keepalive: Arc<KeepAlive>,
+    /// Verifies tokens with the keys of `[auth.jwt]`.
+    pub verifier: Arc<Verifier>,
+    /// Connect deadlines and raw token expiries.
+    pub deadlines: Arc<Deadlines>,
+    /// Revoked token ids.
+    pub revoked: Revoked,
+    /// The server API's keys (`api.key` and `[[api.keys]]`).
+    pub api_keys: KeyRing,
+    /// TLS termination, when `[server.tls]` is set.
+    pub tls: Option<Tls>,
     /// Online users (`user_online` / `user_offline` events).
     pub users: Arc<Users>,
     /// Every live node (the `info` method) and the broker's health.

@@ -57,6 +57,7 @@ async fn run(config: Config) -> ExitCode {
     // Listen for signals before announcing the address: a signal sent as soon
     // as the server is up must start a drain, not hit the default action.
     let mut signals = Signals::new();
+    let mut hangups = Hangups::new();
     let server = match Server::builder().config(config).start().await {
         Ok(server) => server,
         Err(err) => {
@@ -65,7 +66,15 @@ async fn run(config: Config) -> ExitCode {
         }
     };
     eprintln!("switchboard listening on {}", server.local_addr());
-    signals.recv().await;
+    loop {
+        tokio::select! {
+            () = signals.recv() => break,
+            () = hangups.recv() => match server.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(err) => tracing::error!(error = %err, "SIGHUP: TLS certificate not reloaded; the old one stays"),
+            },
+        }
+    }
     // Drain on the first signal; a second one closes what is left at once.
     let drain = server.shutdown();
     tokio::pin!(drain);
@@ -125,6 +134,37 @@ impl Signals {
         {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// SIGHUP: reload the TLS certificate (a no-op without `[server.tls]`).
+struct Hangups {
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Self {
+                hup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(hup) = &mut self.hup {
+            hup.recv().await;
+            return;
+        }
+        std::future::pending::<()>().await;
     }
 }
 

@@ -16,7 +16,11 @@ use switchboard::protocol::event::EventType;
 
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
-fn token(claims: Value) -> String {
+/// A token for `claims`, expiring in an hour unless they say otherwise.
+fn token(mut claims: Value) -> String {
+    if claims.get("exp").is_none() {
+        claims["exp"] = json!(switchboard_auth::unix_now() + 3600);
+    }
     encode(
         &Header::default(),
         &claims,

@@ -1,4 +1,5 @@
-//! Validation of `[auth]`, `[endpoints.auth]`, `[endpoints.limits]` and
+//! Validation of the security settings: `[auth]`, `[endpoints.auth]`,
+//! `[endpoints.limits]`, `[server]` handshake limits, `[server.tls]` and
 //! `[[api.keys]]`. Key material itself (PEM, JWKS) is parsed when the
 //! server starts; errors there name the key too.
 
@@ -7,7 +8,7 @@ use std::time::Duration;
 use super::{AuthMode, JwtConfig};
 use crate::error::ConfigError;
 use crate::load::REDACTED;
-use crate::model::{Config, EndpointConfig};
+use crate::model::{Config, EndpointConfig, ServerConfig};
 use crate::path::quote;
 
 type Check = Result<(), ConfigError>;
@@ -20,6 +21,9 @@ const JWKS_TIMEOUT: std::ops::RangeInclusive<Duration> =
 const CONNECT_TIMEOUT: std::ops::RangeInclusive<Duration> =
     Duration::from_millis(100)..=Duration::from_secs(300);
 const MAX_KEY_NAME: usize = 64;
+const HANDSHAKE_TIMEOUT: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(1)..=Duration::from_secs(120);
+const HEADER_BYTES: std::ops::RangeInclusive<usize> = 8192..=1024 * 1024;
 
 impl Config {
     /// The HMAC secret tokens are checked with: `auth.jwt.hmac_secret`, or
@@ -33,6 +37,7 @@ impl Config {
     }
 
     pub(crate) fn validate_auth(&self) -> Check {
+        check_server_limits(&self.server)?;
         check_jwt(&self.auth.jwt)?;
         let (new, old) = (&self.auth.jwt.hmac_secret, &self.channels.token_hmac_secret);
         if !new.is_empty() && !old.is_empty() && new != old {
@@ -116,6 +121,39 @@ impl Config {
         }
         Ok(())
     }
+}
+
+fn check_server_limits(s: &ServerConfig) -> Check {
+    if !HANDSHAKE_TIMEOUT.contains(&s.handshake_timeout) {
+        return Err(ConfigError::new(
+            "server.handshake_timeout_ms",
+            millis(s.handshake_timeout),
+            "must be from 1000 to 120000: shorter fails clients on slow networks, longer lets \
+             slow clients hold sockets",
+            "use e.g. 10000",
+        ));
+    }
+    if !HEADER_BYTES.contains(&s.max_header_bytes) {
+        return Err(ConfigError::new(
+            "server.max_header_bytes",
+            s.max_header_bytes.to_string(),
+            "must be from 8192 (the HTTP parser's smallest buffer) to 1048576",
+            "use e.g. 16384",
+        ));
+    }
+    if let Some(tls) = &s.tls {
+        for (key, path) in [("cert_file", &tls.cert_file), ("key_file", &tls.key_file)] {
+            if path.as_os_str().is_empty() {
+                return Err(ConfigError::new(
+                    format!("server.tls.{key}"),
+                    "\"\"",
+                    "is required when [server.tls] is present",
+                    "give the path of a PEM file, or remove [server.tls] to serve plain HTTP",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn millis(d: Duration) -> String {

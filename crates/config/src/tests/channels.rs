@@ -41,8 +41,12 @@ fn defaults_match_the_documented_values() {
     let o = c.default;
     assert_eq!(o.history_size, 0);
     assert_eq!(o.history_ttl, Duration::ZERO);
-    assert!(!o.recovery && !o.presence && !o.join_leave && !o.allow_publish);
-    assert!(o.allow_subscribe && o.allow_history && o.allow_presence && o.echo_to_publisher);
+    assert!(!o.recovery && !o.presence && !o.join_leave);
+    assert_eq!(o.allow_publish, Access::Nobody);
+    assert!(o.echo_to_publisher);
+    for access in [o.allow_subscribe, o.allow_history, o.allow_presence] {
+        assert_eq!(access, Access::Anyone);
+    }
     assert!(!o.last_value);
     assert_eq!(o.max_subscribers, 0);
     assert_eq!(o.offline_queue_size, 0);
@@ -56,7 +60,7 @@ fn a_namespace_takes_option_defaults_not_channels_default() {
          [[channels.namespaces]]\nname = \"chat\"\njoin_leave = true\n",
     )
     .unwrap();
-    assert!(c.channels.default.allow_publish && c.channels.default.presence);
+    assert!(c.channels.default.allow_publish == Access::Anyone && c.channels.default.presence);
     assert_eq!(
         c.channels.namespaces,
         [Namespace {
@@ -98,7 +102,7 @@ fn the_example_file_loads() {
             recovery: true,
             presence: true,
             join_leave: true,
-            allow_publish: true,
+            allow_publish: Access::Anyone,
             ..NamespaceOptions::default()
         }
     );
@@ -110,7 +114,7 @@ fn the_example_file_loads() {
             history_ttl: Duration::from_secs(3600),
             last_value: true,
             recovery: true,
-            allow_publish: false,
+            allow_publish: Access::Nobody,
             ..NamespaceOptions::default()
         }
     );
@@ -435,7 +439,7 @@ fn env_adds_namespaces_and_sets_channel_keys() {
     assert_eq!(names, ["123", "chat"]);
     assert!(c.channels.namespaces[0].options.presence);
     assert_eq!(c.channels.ping_interval, Duration::from_secs(30));
-    assert!(c.channels.default.allow_publish);
+    assert_eq!(c.channels.default.allow_publish, Access::Anyone);
     // The endpoint list is untouched.
     assert_eq!(c.endpoints, Config::default().endpoints);
 }

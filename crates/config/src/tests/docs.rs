@@ -44,6 +44,7 @@ fn every_key_has_a_table_row() {
     // A non-empty list, so the keys inside its tables are checked too.
     config.channels.namespaces.push(Namespace::default());
     config.api.keys.push(ApiKey::default());
+    config.server.tls = Some(TlsConfig::default());
     config.endpoints[0].auth.api_keys.push(ClientKey::default());
     let tree = Value::try_from(config).unwrap();
     let mut missing = Vec::new();

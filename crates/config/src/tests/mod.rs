@@ -1,5 +1,6 @@
 //! Tests of the public behaviour: defaults, layering, errors, round-trip.
 
+mod auth;
 mod broker;
 mod channels;
 mod defaults;

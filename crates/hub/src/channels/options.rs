@@ -1,4 +1,5 @@
-//! What a channel allows, resolved from its namespace by the server layer.
+//! How a channel behaves, resolved from its namespace by the server layer.
+//! (Who may use it is the server's business: `server/src/channels/permissions.rs`.)
 
 use std::sync::Arc;
 
@@ -15,14 +16,6 @@ pub struct ChannelOptions {
     pub presence: bool,
     /// Join and leave pushes are sent to subscribers.
     pub join_leave: bool,
-    /// Clients may publish.
-    pub allow_publish: bool,
-    /// Clients may subscribe.
-    pub allow_subscribe: bool,
-    /// Clients may read history.
-    pub allow_history: bool,
-    /// Clients may read presence.
-    pub allow_presence: bool,
     /// A subscribed publisher receives its own publication.
     pub echo_to_publisher: bool,
     /// A new subscriber receives the newest publication.

@@ -20,5 +20,6 @@ pub use command::{
 };
 pub use reply::{
     ClientInfoWire, ConnectResult, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublicationWire, Push, RefreshResult, Reply, ReplyError, SubscribeResult, UnsubscribePush,
+    PublicationWire, Push, RefreshResult, Reply, ReplyError, SubRefreshResult, SubscribeResult,
+    UnsubscribePush,
 };

@@ -149,6 +149,16 @@ pub struct RefreshResult<'a> {
     pub ttl: u32,
 }
 
+/// `sub_refresh` result.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubRefreshResult {
+    /// The subscription expires.
+    pub expires: bool,
+    /// Seconds until it expires.
+    #[serde(skip_serializing_if = "is_zero_u32")]
+    pub ttl: u32,
+}
+
 /// `presence` result.
 #[derive(Debug, Clone, Serialize)]
 pub struct PresenceResult<'a> {
@@ -209,6 +219,8 @@ pub enum Reply<'a> {
     Ping,
     /// `refresh`.
     Refresh(RefreshResult<'a>),
+    /// `sub_refresh`.
+    SubRefresh(SubRefreshResult),
 }
 
 impl Reply<'_> {
@@ -236,6 +248,7 @@ impl Reply<'_> {
             Reply::History(r) => map.serialize_entry("history", r)?,
             Reply::Ping => map.serialize_entry("ping", &empty)?,
             Reply::Refresh(r) => map.serialize_entry("refresh", r)?,
+            Reply::SubRefresh(r) => map.serialize_entry("sub_refresh", r)?,
         }
         map.end()
     }

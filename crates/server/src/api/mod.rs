@@ -12,6 +12,7 @@ mod info;
 pub(crate) use info::this_node;
 mod presence;
 mod publish;
+mod revoke;
 mod send;
 mod subscriptions;
 mod users;
@@ -25,6 +26,8 @@ use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use switchboard_auth::KeyRing;
+use switchboard_config::ApiScope;
 use switchboard_protocol::api::{code, ApiError};
 
 use crate::cluster;
@@ -96,6 +99,7 @@ const METHODS: &[&str] = &[
     "unsubscribe",
     "refresh",
     "offline_queue",
+    "revoke_token",
     "batch",
 ];
 
@@ -105,7 +109,7 @@ async fn dispatch(
     method: &str,
     request: Request<Body>,
 ) -> Result<Response, Failure> {
-    authorize(&state.config.api.key, peer, request.headers())?;
+    let scope = authorize(&state.api_keys, peer, request.headers())?;
     let body = read_body(request, state.config.api.max_body_size).await?;
     if !METHODS.contains(&method) {
         return Err(Failure::new(
@@ -117,10 +121,15 @@ async fn dispatch(
     let params = parse(&body)?;
     if method == "batch" {
         // Centrifugo answers a batch with `{"replies": […]}`, not wrapped in
-        // `result`; its SDKs read it that way.
-        let result = batch::call(state, params_of(params)?).await?;
+        // `result`; its SDKs read it that way. Each command is checked
+        // against the key's scope.
+        let result = batch::call(state, scope, params_of(params)?).await?;
         return Ok(axum::Json(result).into_response());
     }
+    permitted(scope, method).map_err(|f| Failure {
+        status: StatusCode::FORBIDDEN,
+        ..f
+    })?;
     Ok(reply::result(run(state, method, params).await?))
 }
 
@@ -158,6 +167,7 @@ pub(crate) async fn run_here(
         "unsubscribe" => json(subscriptions::unsubscribe(state, params_of(params)?).await),
         "refresh" => json(users::refresh(state, params_of(params)?)),
         "offline_queue" => json(users::offline_queue(state, params_of(params)?).await),
+        "revoke_token" => json(revoke::call(state, params_of(params)?)),
         other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
     }
 }
@@ -167,13 +177,15 @@ fn json<T: serde::Serialize>(result: Result<T, Failure>) -> Result<Value, Failur
     result.map(|value| serde_json::to_value(value).unwrap_or(Value::Null))
 }
 
-/// With a key configured, `X-API-Key: KEY` (or Centrifugo's older
-/// `Authorization: apikey KEY`) is required. Without one, only loopback
-/// callers are served, so an unconfigured server is never open to the network.
-fn authorize(key: &str, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Failure> {
-    if key.is_empty() {
+/// With keys configured (`api.key`, `[[api.keys]]`), `X-API-Key: KEY` (or
+/// Centrifugo's older `Authorization: apikey KEY`) is required, and the
+/// key's scope is what the caller may do. Without any, only loopback
+/// callers are served (as admin), so an unconfigured server is never open
+/// to the network.
+fn authorize(keys: &KeyRing, peer: SocketAddr, headers: &HeaderMap) -> Result<ApiScope, Failure> {
+    if keys.is_empty() {
         if peer.ip().is_loopback() {
-            return Ok(());
+            return Ok(ApiScope::Admin);
         }
         return Err(Failure::new(
             StatusCode::UNAUTHORIZED,
@@ -184,9 +196,9 @@ fn authorize(key: &str, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Fai
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let given = header("x-api-key")
         .or_else(|| header("authorization").and_then(|v| v.strip_prefix("apikey ")));
-    match given {
-        Some(given) if constant_time_eq(given.as_bytes(), key.as_bytes()) => Ok(()),
-        _ => Err(Failure::new(
+    match given.and_then(|key| keys.find(key)) {
+        Some((_, scope)) => Ok(scope),
+        None => Err(Failure::new(
             StatusCode::UNAUTHORIZED,
             code::UNAUTHORIZED,
             "missing or wrong X-API-Key",
@@ -194,13 +206,38 @@ fn authorize(key: &str, peer: SocketAddr, headers: &HeaderMap) -> Result<(), Fai
     }
 }
 
-// Compares without an early exit, so response time does not reveal how
-// much of a guessed key was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Methods a `read` key may call: they change nothing.
+const READ_METHODS: &[&str] = &[
+    "info",
+    "connections",
+    "presence",
+    "presence_stats",
+    "history",
+    "channels",
+    "offline_queue",
+];
+/// Methods a `publish` key may call besides the read ones.
+const PUBLISH_METHODS: &[&str] = &["publish", "broadcast", "send"];
+
+/// Whether a key of `scope` may call `method` (method-level 403 otherwise).
+fn permitted(scope: ApiScope, method: &str) -> Result<(), Failure> {
+    let needed = if READ_METHODS.contains(&method) {
+        ApiScope::Read
+    } else if PUBLISH_METHODS.contains(&method) {
+        ApiScope::Publish
+    } else {
+        ApiScope::Admin
+    };
+    if scope >= needed {
+        return Ok(());
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    Err(Failure::method(ApiError::new(
+        code::PERMISSION_DENIED,
+        format!(
+            "{method} needs a key with scope {needed:?} or wider; this key's scope is {scope:?}"
+        )
+        .to_lowercase(),
+    )))
 }
 
 async fn read_body(request: Request<Body>, limit: usize) -> Result<bytes::Bytes, Failure> {
@@ -259,21 +296,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_compare_exactly() {
-        assert!(constant_time_eq(b"secret", b"secret"));
-        assert!(!constant_time_eq(b"secret", b"secreT"));
-        assert!(!constant_time_eq(b"secret", b"secret2"));
-    }
-
-    #[test]
     fn loopback_only_without_a_key() {
         let local: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let remote: SocketAddr = "192.0.2.1:1".parse().unwrap();
-        assert!(authorize("", local, &HeaderMap::new()).is_ok());
-        assert!(authorize("", remote, &HeaderMap::new()).is_err());
+        let none = KeyRing::default();
+        assert!(matches!(
+            authorize(&none, local, &HeaderMap::new()),
+            Ok(ApiScope::Admin)
+        ));
+        assert!(authorize(&none, remote, &HeaderMap::new()).is_err());
+        let mut ring = KeyRing::default();
+        ring.add("reader", "k", "", ApiScope::Read);
         let mut h = HeaderMap::new();
         h.insert("x-api-key", "k".parse().unwrap());
-        assert!(authorize("k", remote, &h).is_ok());
-        assert!(authorize("other", remote, &h).is_err());
+        assert!(matches!(authorize(&ring, remote, &h), Ok(ApiScope::Read)));
+        h.insert("x-api-key", "other".parse().unwrap());
+        assert!(authorize(&ring, remote, &h).is_err());
+        assert!(
+            authorize(&ring, local, &HeaderMap::new()).is_err(),
+            "keys apply to loopback too"
+        );
+    }
+
+    #[test]
+    fn scopes_nest() {
+        assert!(permitted(ApiScope::Read, "history").is_ok());
+        assert!(permitted(ApiScope::Read, "publish").is_err());
+        assert!(permitted(ApiScope::Publish, "publish").is_ok());
+        assert!(permitted(ApiScope::Publish, "disconnect").is_err());
+        assert!(permitted(ApiScope::Admin, "disconnect").is_ok());
+        assert!(permitted(ApiScope::Admin, "revoke_token").is_ok());
     }
 }

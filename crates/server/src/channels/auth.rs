@@ -11,11 +11,14 @@ use switchboard_protocol::client::{
 use switchboard_protocol::event::ConnectionInfo;
 use switchboard_transport::CloseFrame;
 
+use switchboard_auth::{Identity, TokenError};
+use switchboard_config::AuthMode;
+
 use super::session::{close, ChannelsSession};
-use super::token::{self, Identity, TokenError};
+use crate::auth::handshake::verify;
 
 /// Seconds from now until `expires_at`, for the `ttl` fields.
-fn ttl(expires_at: Option<u64>) -> u32 {
+pub(super) fn ttl(expires_at: Option<u64>) -> u32 {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -26,46 +29,63 @@ fn ttl(expires_at: Option<u64>) -> u32 {
 }
 
 impl ChannelsSession {
-    /// Checks a token. `Ok(None)`: the reply error was sent.
-    fn identify(&self, id: u32, token: &str) -> Result<Option<Identity>, CloseFrame> {
-        let secret = &self.state.config.channels.token_hmac_secret;
-        if secret.is_empty() {
+    /// Checks a credential with the endpoint's mode. `Ok(None)`: the reply
+    /// error was sent.
+    async fn identify(&self, id: u32, token: &str) -> Result<Option<Identity>, CloseFrame> {
+        if self.endpoint.config.auth.mode != AuthMode::ApiKey && !self.state.verifier.has_keys() {
             let message = "connection tokens are not enabled on this server";
             self.fail(id, ReplyError::new(error::UNAUTHORIZED, message));
             return Ok(None);
         }
-        match token::verify(token, secret) {
+        match verify(&self.state, &self.endpoint, token).await {
+            Ok(identity) if self.state.revoked.contains(&identity.token_id) => {
+                Err(close(disconnect::INVALID_TOKEN))
+            }
             Ok(identity) => Ok(Some(identity)),
             // The SDKs fetch a fresh token when told it expired.
             Err(TokenError::Expired) => {
                 self.fail(id, ReplyError::new(error::TOKEN_EXPIRED, "token expired"));
                 Ok(None)
             }
-            Err(TokenError::Invalid) => Err(close(disconnect::INVALID_TOKEN)),
+            Err(TokenError::Invalid(_)) => Err(close(disconnect::INVALID_TOKEN)),
         }
     }
 
-    pub(super) fn connect(&mut self, id: u32, req: ConnectRequest) -> Result<(), CloseFrame> {
+    pub(super) async fn connect(&mut self, id: u32, req: ConnectRequest) -> Result<(), CloseFrame> {
         if self.connected {
             return Err(close(disconnect::BAD_REQUEST));
         }
+        let from_handshake = self.identity.take();
         let identity = if req.token.is_empty() {
-            if !self.state.config.channels.allow_anonymous {
-                let message = "anonymous connections are not allowed";
-                self.fail(id, ReplyError::new(error::UNAUTHORIZED, message));
-                return Ok(());
+            if from_handshake.is_none() {
+                let required = self.endpoint.config.auth.mode != AuthMode::None;
+                if required || !self.state.config.channels.allow_anonymous {
+                    let message = "anonymous connections are not allowed";
+                    self.fail(id, ReplyError::new(error::UNAUTHORIZED, message));
+                    return Ok(());
+                }
             }
-            None
+            from_handshake
         } else {
-            match self.identify(id, &req.token)? {
-                Some(identity) => Some(identity),
-                None => return Ok(()),
+            let Some(identity) = self.identify(id, &req.token).await? else {
+                self.identity = from_handshake;
+                return Ok(());
+            };
+            if from_handshake.is_some_and(|h| h.user != identity.user) {
+                // The handshake said someone else: not the same client.
+                return Err(close(disconnect::INVALID_TOKEN));
             }
+            Some(identity)
         };
-        let expires_at = identity.as_ref().and_then(|i| i.expires_at);
-        if let Some(identity) = identity {
-            self.set_identity(identity);
+        if self.deadline.take().is_some() {
+            self.state.deadlines.unregister(&self.id);
         }
+        let expires_at = identity.as_ref().and_then(|i| i.expires_at);
+        if let Some(identity) = &identity {
+            self.set_identity(identity);
+            self.hold_token(identity);
+        }
+        self.identity = identity;
         self.connected = true;
         self.state
             .channels
@@ -92,12 +112,23 @@ impl ChannelsSession {
         Ok(())
     }
 
+    /// Registers the token id for `revoke_token` (and forgets the
+    /// previous one after a refresh).
+    fn hold_token(&self, identity: &Identity) {
+        let revoked = &self.state.revoked;
+        if let Some(old) = &self.identity {
+            revoked.release(&old.token_id, self.id);
+        }
+        let close = close(disconnect::INVALID_TOKEN);
+        revoked.hold(&identity.token_id, self.id, self.outbound.clone(), close);
+    }
+
     /// The token's user becomes the connection's, everywhere it is shown.
-    fn set_identity(&mut self, identity: Identity) {
+    fn set_identity(&mut self, identity: &Identity) {
         self.client = Arc::new(ClientInfo {
             user: identity.user.clone(),
             client: self.conn.id.clone(),
-            conn_info: identity.info,
+            conn_info: identity.info.clone(),
             chan_info: None,
         });
         self.conn = Arc::new(ConnectionInfo {
@@ -106,12 +137,12 @@ impl ChannelsSession {
         });
         self.state.hub.update_info(self.id, self.conn.clone());
         self.state.users.connected(&self.conn);
-        self.user = Some(identity.user);
+        self.user = Some(identity.user.clone());
     }
 
     /// `refresh`: a new token for the same user moves the expiry.
-    pub(super) fn refresh(&mut self, id: u32, req: RefreshRequest) -> Result<(), CloseFrame> {
-        let Some(identity) = self.identify(id, &req.token)? else {
+    pub(super) async fn refresh(&mut self, id: u32, req: RefreshRequest) -> Result<(), CloseFrame> {
+        let Some(identity) = self.identify(id, &req.token).await? else {
             return Ok(());
         };
         if Some(&identity.user) != self.user.as_ref() {
@@ -128,6 +159,9 @@ impl ChannelsSession {
             ttl: ttl(identity.expires_at),
         };
         self.reply(id, &Reply::Refresh(result));
+        // The new token's channel grants replace the old ones.
+        self.hold_token(&identity);
+        self.identity = Some(identity);
         Ok(())
     }
 }

@@ -1,19 +1,23 @@
 //! Each client command: its checks, the hub call, the reply.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
-use switchboard_broker::{HistoryQuery, StreamPosition};
+use switchboard_auth::{SubscriptionGrant, TokenError};
+use switchboard_broker::{ClientInfo, HistoryQuery, StreamPosition};
 use switchboard_hub::channels::{client_info_wire, publication_wire, subscribe_result};
 use switchboard_hub::{ChannelError, Subscribed, SubscriberRef};
 use switchboard_protocol::client::{
     error, ChannelRequest, HistoryRequest, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubscribeRequest,
+    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubRefreshRequest,
+    SubRefreshResult, SubscribeRequest,
 };
 use switchboard_protocol::event::Event;
 use switchboard_protocol::payload;
 use switchboard_transport::OutMessage;
 
+use super::permissions::Operation;
 use super::session::ChannelsSession;
 
 /// The protocol error for a refused channel operation.
@@ -74,13 +78,28 @@ impl ChannelsSession {
         {
             return self.fail(id, reply_error(&ChannelError::LimitExceeded));
         }
-        let options = match self.state.channels.options(&channel) {
-            Ok(options) => options,
-            Err(err) => return self.fail(id, reply_error(&err)),
+        if let Err(err) = self.state.channels.options(&channel) {
+            return self.fail(id, reply_error(&err));
+        }
+        let grant = if req.token.is_empty() {
+            None
+        } else {
+            match self.subscription_grant(&channel, &req.token).await {
+                Ok(grant) => Some(grant),
+                Err(err) => return self.fail(id, err),
+            }
         };
-        if !options.allow_subscribe || !req.token.is_empty() {
+        if !self.may(&channel, Operation::Subscribe, grant.is_some()) {
             return self.fail(id, reply_error(&ChannelError::PermissionDenied));
         }
+        // A subscription token's `info` is this subscription's channel info.
+        let info = match grant.as_ref().and_then(|g| g.info.clone()) {
+            Some(chan_info) => Arc::new(ClientInfo {
+                chan_info: Some(chan_info),
+                ..(*self.client).clone()
+            }),
+            None => self.client.clone(),
+        };
         let recover = req.recover.then_some(StreamPosition {
             offset: req.offset,
             epoch: req.epoch,
@@ -88,7 +107,7 @@ impl ChannelsSession {
         let who = SubscriberRef {
             id: self.id,
             outbound: &self.outbound,
-            info: &self.client,
+            info: &info,
         };
         let build_reply = |outcome: &Subscribed| {
             let line = Reply::Subscribe(subscribe_result(outcome)).to_line(id);
@@ -99,8 +118,33 @@ impl ChannelsSession {
             .channels
             .subscribe(who, &channel, recover, build_reply)
             .await;
-        if let Err(err) = subscribed {
-            self.fail(id, reply_error(&err));
+        match subscribed {
+            Ok(_) if grant.is_some() => {
+                self.granted.insert(channel);
+            }
+            Ok(_) => {}
+            Err(err) => self.fail(id, reply_error(&err)),
+        }
+    }
+
+    /// Checks a subscription token: valid, for this channel, issued to this
+    /// connection's user. The error is the reply to send.
+    async fn subscription_grant(
+        &self,
+        channel: &str,
+        token: &str,
+    ) -> Result<SubscriptionGrant, ReplyError> {
+        let denied = || reply_error(&ChannelError::PermissionDenied);
+        match self.state.verifier.subscription_token(token).await {
+            Ok(grant)
+                if grant.channel == channel
+                    && grant.user == self.user.as_deref().unwrap_or_default() =>
+            {
+                Ok(grant)
+            }
+            // The SDKs fetch a new token on 109.
+            Err(TokenError::Expired) => Err(ReplyError::new(error::TOKEN_EXPIRED, "token expired")),
+            Ok(_) | Err(TokenError::Invalid(_)) => Err(denied()),
         }
     }
 
@@ -109,6 +153,7 @@ impl ChannelsSession {
         channels
             .unsubscribe(self.id, &self.client, &req.channel)
             .await;
+        self.granted.remove(&req.channel);
         self.reply(id, &Reply::Unsubscribe);
     }
 
@@ -116,12 +161,11 @@ impl ChannelsSession {
         if !self.check_channel(id, &req.channel) {
             return;
         }
-        match self.state.channels.options(&req.channel) {
-            Err(err) => return self.fail(id, reply_error(&err)),
-            Ok(options) if !options.allow_publish => {
-                return self.fail(id, reply_error(&ChannelError::PermissionDenied))
-            }
-            Ok(_) => {}
+        if let Err(err) = self.state.channels.options(&req.channel) {
+            return self.fail(id, reply_error(&err));
+        }
+        if !self.may(&req.channel, Operation::Publish, false) {
+            return self.fail(id, reply_error(&ChannelError::PermissionDenied));
         }
         let data = Bytes::copy_from_slice(req.data.get().as_bytes());
         let published = self
@@ -142,18 +186,13 @@ impl ChannelsSession {
     }
 
     /// Checks a read of presence or history against the namespace.
-    fn may_read(
-        &self,
-        id: u32,
-        channel: &str,
-        allowed: impl Fn(&switchboard_hub::ChannelOptions) -> bool,
-    ) -> bool {
+    fn may_read(&self, id: u32, channel: &str, op: Operation) -> bool {
         if !self.check_channel(id, channel) {
             return false;
         }
         match self.state.channels.options(channel) {
             Err(err) => self.fail(id, reply_error(&err)),
-            Ok(options) if !allowed(&options) => {
+            Ok(_) if !self.may(channel, op, false) => {
                 self.fail(id, reply_error(&ChannelError::PermissionDenied))
             }
             Ok(_) => return true,
@@ -162,7 +201,7 @@ impl ChannelsSession {
     }
 
     pub(super) async fn presence(&mut self, id: u32, req: ChannelRequest) {
-        if !self.may_read(id, &req.channel, |o| o.allow_presence) {
+        if !self.may_read(id, &req.channel, Operation::Presence) {
             return;
         }
         match self.state.channels.presence(&req.channel).await {
@@ -178,7 +217,7 @@ impl ChannelsSession {
     }
 
     pub(super) async fn presence_stats(&mut self, id: u32, req: ChannelRequest) {
-        if !self.may_read(id, &req.channel, |o| o.allow_presence) {
+        if !self.may_read(id, &req.channel, Operation::Presence) {
             return;
         }
         match self.state.channels.presence_stats(&req.channel).await {
@@ -194,7 +233,7 @@ impl ChannelsSession {
     }
 
     pub(super) async fn history(&mut self, id: u32, req: HistoryRequest) {
-        if !self.may_read(id, &req.channel, |o| o.allow_history) {
+        if !self.may_read(id, &req.channel, Operation::History) {
             return;
         }
         let query = HistoryQuery {
@@ -249,11 +288,21 @@ impl ChannelsSession {
         );
     }
 
-    /// `sub_refresh`: subscriptions have no tokens, so nothing expires.
-    pub(super) fn sub_refresh(&mut self, id: u32) {
-        self.fail(
-            id,
-            ReplyError::new(error::NOT_AVAILABLE, "subscriptions do not expire"),
-        );
+    /// `sub_refresh`: a new subscription token for a channel subscribed
+    /// with one. The reply carries its expiry, as Centrifugo's does.
+    pub(super) async fn sub_refresh(&mut self, id: u32, req: SubRefreshRequest) {
+        if !self.granted.contains(&req.channel) {
+            return self.fail(id, reply_error(&ChannelError::PermissionDenied));
+        }
+        match self.subscription_grant(&req.channel, &req.token).await {
+            Ok(grant) => {
+                let result = SubRefreshResult {
+                    expires: grant.expires_at.is_some(),
+                    ttl: super::auth::ttl(grant.expires_at),
+                };
+                self.reply(id, &Reply::SubRefresh(result));
+            }
+            Err(err) => self.fail(id, err),
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! The protocol-level ping of `channels` sessions: every `ping_interval`
 //! the server sends `{}`; a client that has not answered `{}` within
 //! `pong_timeout` is disconnected with 3012 "no pong"; a connection whose
-//! token expired without a refresh is disconnected with 3005 "expired".
+//! token expired and was not refreshed within `auth.refresh_window` is
+//! disconnected with 3005 "expired".
 //! One task walks every session, so a connection costs three atomics here,
 //! not a timer.
 
@@ -15,6 +16,8 @@ use switchboard_hub::ConnectionId;
 use switchboard_protocol::client::disconnect;
 use switchboard_transport::{CloseFrame, OutMessage, Outbound};
 use tokio_util::sync::CancellationToken;
+
+use crate::auth::deadlines::unix_millis;
 
 /// One session's ping state.
 pub struct PingState {
@@ -38,13 +41,6 @@ impl PingState {
         self.expires_at
             .store(unix_seconds.unwrap_or(0), Ordering::Relaxed);
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 /// Every `channels` session's ping state.
@@ -106,8 +102,10 @@ impl KeepAlive {
         self: Arc<Self>,
         interval: Duration,
         timeout: Duration,
+        refresh_window: Duration,
         stop: CancellationToken,
     ) {
+        let window = refresh_window.as_millis() as u64;
         let tick = (timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
         let mut ticker = tokio::time::interval(tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -119,11 +117,11 @@ impl KeepAlive {
                 _ = ticker.tick() => {}
             }
             let now = self.now();
-            let unix = unix_now();
+            let unix = unix_millis();
             for state in self.sessions().values() {
                 let awaiting = state.awaiting_since.load(Ordering::Relaxed);
                 let expires_at = state.expires_at.load(Ordering::Relaxed);
-                if expires_at != 0 && unix >= expires_at {
+                if expires_at != 0 && unix >= expires_at * 1000 + window {
                     // Not refreshed in time: the SDK reconnects with a fresh token.
                     let expired = disconnect::EXPIRED;
                     state

@@ -11,7 +11,7 @@ mod auth;
 mod commands;
 pub mod keepalive;
 pub mod namespaces;
+mod permissions;
 mod session;
-pub mod token;
 
 pub use session::ChannelsSession;

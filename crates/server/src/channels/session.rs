@@ -1,15 +1,23 @@
 //! One `channels` connection: the protocol state and command dispatch.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use switchboard_auth::Identity;
 use switchboard_broker::ClientInfo;
 use switchboard_hub::ConnectionId;
-use switchboard_protocol::client::{disconnect, parse_frame, DisconnectCode, Method, Reply};
+use switchboard_protocol::client::{
+    disconnect, error, parse_frame, DisconnectCode, Method, Reply, ReplyError,
+};
 use switchboard_protocol::event::ConnectionInfo;
 use switchboard_transport::{CloseFrame, Handler, Message, OutMessage, Outbound};
 
 use super::keepalive::PingState;
+use crate::auth::deadlines::{unix_millis, Deadline};
+use crate::auth::Admission;
+use crate::endpoint::Endpoint;
+use crate::limits::{MessageLimiter, Verdict};
 use crate::state::AppState;
 
 /// A close frame for a Centrifugo disconnect code.
@@ -29,16 +37,35 @@ pub struct ChannelsSession {
     pub(super) ping: Option<Arc<PingState>>,
     /// The user the connect token named (`None`: anonymous).
     pub(super) user: Option<String>,
+    /// The endpoint, for its auth settings.
+    pub(super) endpoint: Arc<Endpoint>,
+    /// Who the client proved to be: in the handshake, then at `connect`.
+    pub(super) identity: Option<Identity>,
+    /// Closes a client that owes its credential and sends no `connect` in time.
+    pub(super) deadline: Option<Arc<Deadline>>,
+    /// Channels subscribed with a subscription token.
+    pub(super) granted: HashSet<String>,
+    /// The endpoint's message rate limits, if any.
+    pub(super) limiter: Option<MessageLimiter>,
 }
 
 impl ChannelsSession {
     /// A session before its `connect` command.
     pub fn new(
         state: AppState,
+        endpoint: Arc<Endpoint>,
         id: ConnectionId,
         conn: Arc<ConnectionInfo>,
         outbound: Outbound,
+        admission: &Admission,
     ) -> Self {
+        let deadline = admission.pending.then(|| {
+            let deadline = state.deadlines.register(id, outbound.clone());
+            let timeout = endpoint.config.auth.connect_timeout.as_millis() as u64;
+            deadline.set(unix_millis() + timeout, close(disconnect::BAD_REQUEST));
+            deadline
+        });
+        let limiter = endpoint.message_limiter();
         let client = Arc::new(ClientInfo {
             user: conn.user.clone().unwrap_or_default(),
             client: conn.id.clone(),
@@ -54,6 +81,11 @@ impl ChannelsSession {
             connected: false,
             ping: None,
             user: None,
+            endpoint,
+            identity: admission.identity.clone(),
+            deadline,
+            granted: HashSet::new(),
+            limiter,
         }
     }
 
@@ -71,6 +103,12 @@ impl ChannelsSession {
 
     /// After the connection ended: leave every channel, stop pinging.
     pub async fn close(&mut self) {
+        if self.deadline.take().is_some() {
+            self.state.deadlines.unregister(&self.id);
+        }
+        if let Some(identity) = &self.identity {
+            self.state.revoked.release(&identity.token_id, self.id);
+        }
         if let Some(_ping) = self.ping.take() {
             self.state.keepalive.unregister(&self.id);
         }
@@ -85,13 +123,26 @@ impl ChannelsSession {
             // The protocol starts with connect; anything else is a client bug.
             return Err(close(disconnect::BAD_REQUEST));
         }
+        if !matches!(method, Method::Pong) {
+            if let Some(limiter) = &mut self.limiter {
+                match limiter.check(self.user.as_deref()) {
+                    Verdict::Pass => {}
+                    Verdict::Refuse => {
+                        let err = ReplyError::new(error::TOO_MANY_REQUESTS, "too many requests");
+                        self.fail(id, err);
+                        return Ok(());
+                    }
+                    Verdict::Close(frame) => return Err(frame),
+                }
+            }
+        }
         match method {
             Method::Pong => {
                 if let Some(ping) = &self.ping {
                     ping.pong();
                 }
             }
-            Method::Connect(req) => self.connect(id, req)?,
+            Method::Connect(req) => self.connect(id, req).await?,
             Method::Subscribe(req) => self.subscribe(id, req).await,
             Method::Unsubscribe(req) => self.unsubscribe(id, req).await,
             Method::Publish(req) => self.publish(id, req).await,
@@ -101,8 +152,8 @@ impl ChannelsSession {
             Method::Ping => self.reply(id, &Reply::Ping),
             Method::Send(req) => self.send(req),
             Method::Rpc(req) => self.rpc(id, req),
-            Method::Refresh(req) => self.refresh(id, req)?,
-            Method::SubRefresh(_) => self.sub_refresh(id),
+            Method::Refresh(req) => self.refresh(id, req).await?,
+            Method::SubRefresh(req) => self.sub_refresh(id, req).await,
         }
         Ok(())
     }

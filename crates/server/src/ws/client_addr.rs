@@ -11,9 +11,17 @@ use ipnet::IpNet;
 /// is not itself a trusted proxy is the client (entries left of it could be
 /// forged by the client).
 pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> String {
+    match client_ip(peer, headers, trusted) {
+        ip if ip == peer.ip() => peer.to_string(),
+        ip => ip.to_string(),
+    }
+}
+
+/// The client's IP address, by the same rule as [`client_addr`].
+pub fn client_ip(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(&peer.ip()) {
-        return peer.to_string();
+        return peer.ip();
     }
     let forwarded: Vec<IpAddr> = headers
         .get_all("x-forwarded-for")
@@ -22,10 +30,11 @@ pub fn client_addr(peer: SocketAddr, headers: &HeaderMap, trusted: &[IpNet]) -> 
         .flat_map(|v| v.split(','))
         .filter_map(|s| s.trim().parse().ok())
         .collect();
-    match forwarded.iter().rev().find(|ip| !is_trusted(ip)) {
-        Some(ip) => ip.to_string(),
-        None => peer.to_string(),
-    }
+    forwarded
+        .into_iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer.ip())
 }
 
 #[cfg(test)]

@@ -7,17 +7,46 @@ use switchboard_protocol::payload;
 use switchboard_sinks::EventBus;
 use switchboard_transport::{close, CloseFrame, Handler, Message, OutMessage, Outbound};
 
+use crate::auth::raw::{RawAuth, Seen};
 use crate::channels::ChannelsSession;
+use crate::limits::{MessageLimiter, Verdict};
 
 /// `raw`: every message becomes a `message` event for the sinks.
 pub struct RawHandler {
     pub bus: EventBus,
     pub info: Arc<ConnectionInfo>,
     pub envelope: bool,
+    /// On endpoints with auth: the first-message credential, refresh and
+    /// expiry. Boxed: most raw endpoints have none.
+    pub auth: Option<Box<RawAuth>>,
+    /// On endpoints with message rate limits.
+    pub limiter: Option<Box<MessageLimiter>>,
+    /// For error replies.
+    pub outbound: Outbound,
 }
+
+/// What a raw client gets for a message over its rate limit.
+const RATE_LIMITED: &str = r#"{"type":"error","error":"rate_limited","message":"too many messages; this one was dropped"}"#;
 
 impl Handler for RawHandler {
     async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
+        if let Some(limiter) = &mut self.limiter {
+            match limiter.check(self.info.user.as_deref()) {
+                Verdict::Pass => {}
+                Verdict::Refuse => {
+                    let _ = self.outbound.send(OutMessage::text(RATE_LIMITED));
+                    return Ok(());
+                }
+                Verdict::Close(frame) => return Err(frame),
+            }
+        }
+        if let Some(auth) = &mut self.auth {
+            // Boxed: a token check may wait for a JWKS fetch.
+            let seen = Box::pin(auth.on_message(&mut self.info, &message)).await?;
+            if matches!(seen, Seen::Handled) {
+                return Ok(());
+            }
+        }
         let decoded = match &message {
             Message::Text(_) => payload::decode_text(message.as_text().unwrap_or_default()),
             Message::Binary(bytes) => payload::decode_binary(bytes),

@@ -16,11 +16,14 @@ use switchboard_protocol::api::{code, ApiError};
 use switchboard_protocol::event::ConnectionInfo;
 use switchboard_transport::handshake;
 
+use crate::auth;
+use crate::auth::handshake::Refusal;
 use crate::endpoint::{Endpoint, RejectReason};
+use crate::limits::IpSlot;
 use crate::reply;
 use crate::state::AppState;
 
-pub use client_addr::client_addr;
+pub use client_addr::{client_addr, client_ip};
 
 /// Handles a request on an endpoint path: refuses it with a JSON error, or
 /// answers 101 and starts the connection's session.
@@ -35,7 +38,7 @@ pub async fn upgrade(
         let err = ApiError::new(code::NOT_AVAILABLE, "server is shutting down");
         return reply::error(StatusCode::SERVICE_UNAVAILABLE, err);
     }
-    let accepted = match handshake::accept(request.headers(), &endpoint.handshake) {
+    let mut accepted = match handshake::accept(request.headers(), &endpoint.handshake) {
         Ok(accepted) => accepted,
         Err(err) => {
             endpoint.counters.reject(RejectReason::Handshake);
@@ -46,6 +49,22 @@ pub async fn upgrade(
         }
     };
 
+    let trusted = &state.config.server.trusted_proxies;
+    let ip_slot = match take_ip_slot(&endpoint, client_ip(peer, request.headers(), trusted)) {
+        Ok(slot) => slot,
+        Err((status, err)) => return reply::error(status, err),
+    };
+    let admission =
+        match auth::admit(&state, &endpoint, request.headers(), request.uri().query()).await {
+            Ok(admission) => admission,
+            Err((status, err)) => {
+                endpoint.counters.reject(RejectReason::Auth);
+                tracing::debug!(reason = %err.message, "handshake refused");
+                return reply::error(status, err);
+            }
+        };
+
+    auth::handshake::choose_marker(&admission, request.headers(), &mut accepted);
     let headers = request.headers();
     let text = |name: http::header::HeaderName| {
         headers
@@ -57,11 +76,11 @@ pub async fn upgrade(
     let info = Arc::new(ConnectionInfo {
         id: id.to_string(),
         endpoint: endpoint.config.path.clone(),
-        remote_addr: client_addr(peer, headers, &state.config.server.trusted_proxies),
+        remote_addr: client_addr(peer, headers, trusted),
         user_agent: text(http::header::USER_AGENT),
         origin: text(http::header::ORIGIN),
         subprotocol: accepted.subprotocol.clone(),
-        user: None,
+        user: admission.identity.as_ref().map(|i| i.user.clone()),
         connected_at: switchboard_protocol::now_rfc3339(),
     });
 
@@ -72,10 +91,30 @@ pub async fn upgrade(
         id,
         info,
         deflate: accepted.deflate,
+        admission,
+        ip_slot,
     };
     state.lifecycle.sessions.spawn(session.run(on_upgrade));
 
     let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
     *response.headers_mut() = accepted.response_headers;
     response
+}
+
+/// A place in the endpoint's `connections_per_ip` (none when unlimited),
+/// or the 429 refusal.
+fn take_ip_slot(endpoint: &Endpoint, ip: std::net::IpAddr) -> Result<Option<IpSlot>, Refusal> {
+    let max = endpoint.config.limits.connections_per_ip;
+    if max == 0 {
+        return Ok(None);
+    }
+    match endpoint.per_ip.try_take(ip, max) {
+        Some(slot) => Ok(Some(slot)),
+        None => {
+            endpoint.counters.reject(RejectReason::PerIp);
+            let message = format!("more than {max} connections from this address");
+            let err = ApiError::new(code::TOO_MANY_REQUESTS, message);
+            Err((StatusCode::TOO_MANY_REQUESTS, err))
+        }
+    }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use switchboard_config::{render_welcome, Mode};
+use switchboard_config::{render_welcome, AuthMode, Mode};
 use switchboard_hub::{ConnectionId, Entry, Registration};
 use switchboard_protocol::event::{ConnectionInfo, DisconnectInfo, ErrorInfo, Event};
 use switchboard_transport::close::code;
@@ -18,8 +18,11 @@ use tokio::net::TcpStream;
 use tracing::Instrument;
 
 use super::handlers::{EchoHandler, ModeHandler, RawHandler, Refused};
+use crate::auth::raw::RawAuth;
+use crate::auth::Admission;
 use crate::channels::ChannelsSession;
 use crate::endpoint::{Endpoint, RejectReason};
+use crate::limits::IpSlot;
 use crate::state::AppState;
 
 /// Everything a connection task needs, gathered during the handshake.
@@ -29,6 +32,12 @@ pub struct Session {
     pub id: ConnectionId,
     pub info: Arc<ConnectionInfo>,
     pub deflate: Option<DeflateParams>,
+    /// What the handshake's credential decided.
+    pub admission: Admission,
+    /// Its place in `connections_per_ip`, held for the task's life and
+    /// given back when it drops.
+    #[allow(dead_code)]
+    pub ip_slot: Option<IpSlot>,
 }
 
 impl Session {
@@ -74,20 +83,23 @@ impl Session {
                 handler,
                 registration,
             } = live;
-            let Some(registration) = registration else {
-                return; // refused: counted and reported in `start`
-            };
-            let info = match handler {
+            let (registration, info) = match handler {
+                ModeHandler::Refused(_) => return, // counted and reported in `start`
                 ModeHandler::Channels(mut session) => {
                     // Boxed: a large future needed only once, at the end.
                     Box::pin(session.close()).await;
                     // Connect may have set the user: later events show it.
-                    session.connection_info()
+                    (registration, session.connection_info())
                 }
-                _ => self.info.clone(),
+                ModeHandler::Raw(mut raw) => {
+                    // A client that proved itself after the upgrade was
+                    // registered then.
+                    let late = raw.auth.as_mut().and_then(|a| a.take_registration());
+                    (registration.or(late), raw.info.clone())
+                }
+                ModeHandler::Echo(_) => (registration, self.info.clone()),
             };
-            drop(registration);
-            self.finish(&report, started, info);
+            self.finish(&report, started, registration, info);
         }
         .instrument(span)
     }
@@ -131,9 +143,20 @@ impl Session {
             outbound: outbound.clone(),
             format: ep.format(),
         };
-        let registration = state.hub.register(self.id, entry);
-        tracing::debug!(remote = %self.info.remote_addr, "connected");
-        state.bus.emit(Event::connect(self.info.clone()));
+        // A raw client that owes its credential is registered (and
+        // announced) only once it has proven who it is.
+        let waits = self.admission.pending && ep.config.mode == Mode::Raw;
+        let (registration, waiting) = if waits {
+            (None, Some(entry))
+        } else {
+            tracing::debug!(remote = %self.info.remote_addr, "connected");
+            state.bus.emit(Event::connect(self.info.clone()));
+            if ep.config.mode != Mode::Channels {
+                // Channels sessions join `users` at their `connect` command.
+                state.users.connected(&self.info);
+            }
+            (Some(state.hub.register(self.id, entry)), None)
+        };
         if ep.config.welcome {
             let welcome = render_welcome(
                 &ep.config.welcome_message,
@@ -152,32 +175,63 @@ impl Session {
                 bus: state.bus.clone(),
                 info: self.info.clone(),
                 envelope: ep.format() == switchboard_hub::Format::Envelope,
+                limiter: ep.message_limiter().map(Box::new),
+                outbound: outbound.clone(),
+                auth: (ep.config.auth.mode != AuthMode::None).then(|| {
+                    Box::new(RawAuth::new(
+                        state.clone(),
+                        ep.clone(),
+                        self.id,
+                        outbound.clone(),
+                        self.admission.identity.as_ref(),
+                        waiting,
+                    ))
+                }),
             }),
             Mode::Echo => ModeHandler::Echo(EchoHandler {
                 outbound: outbound.clone(),
             }),
             Mode::Channels => ModeHandler::Channels(Box::new(ChannelsSession::new(
                 state.clone(),
+                ep.clone(),
                 self.id,
                 self.info.clone(),
                 outbound.clone(),
+                &self.admission,
             ))),
         };
         let live = Live {
             handler,
-            registration: Some(registration),
+            registration,
         };
         (live, outbound)
     }
 
-    /// After the connection ended and left the registry: counters, events.
-    fn finish(&self, report: &ConnectionReport, started: Instant, info: Arc<ConnectionInfo>) {
+    /// After the connection ended: it leaves the registry, then counters
+    /// and events. A client that never proved who it was (`registration`
+    /// is `None`) was never announced, so it gets no events either.
+    fn finish(
+        &self,
+        report: &ConnectionReport,
+        started: Instant,
+        registration: Option<Registration>,
+        info: Arc<ConnectionInfo>,
+    ) {
         let state = &self.state;
         let ep = &self.endpoint;
+        let announced = registration.is_some();
+        drop(registration);
         ep.release();
         ep.counters.closed.fetch_add(1, Ordering::Relaxed);
         ep.counters.count_close(report.close.code);
         tracing::debug!(code = report.close.code, reason = %report.close.reason, "disconnected");
+        if !announced {
+            return;
+        }
+        if ep.config.mode != Mode::Channels {
+            // Channels sessions leave `users` in their own close.
+            state.users.disconnected(&info);
+        }
 
         if let Some(error) = error_of(report) {
             state.bus.emit(Event::error(info.clone(), error));
@@ -190,7 +244,8 @@ impl Session {
 /// What a connection keeps while it is open, besides the transport's state.
 struct Live {
     handler: ModeHandler,
-    /// `None` for a connection refused at capacity (never registered).
+    /// `None` for a connection refused at capacity, or one that has not
+    /// proven who it is yet.
     registration: Option<Registration>,
 }
 

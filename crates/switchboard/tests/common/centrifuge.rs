@@ -371,7 +371,7 @@ pub const TOKEN_SECRET: &str = "0123456789abcdef0123456789abcdef";
 pub async fn connect_as(server: &TestServer, user: &str) -> Centrifuge {
     let token = jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
-        &json!({ "sub": user }),
+        &json!({ "sub": user, "exp": switchboard_auth::unix_now() + 3600 }),
         &jsonwebtoken::EncodingKey::from_secret(TOKEN_SECRET.as_bytes()),
     )
     .expect("a token");
