@@ -3,6 +3,8 @@
 
 mod check;
 
+pub(crate) use check::check_hmac_secret;
+
 use std::path::PathBuf;
 use std::time::Duration;
 

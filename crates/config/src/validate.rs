@@ -242,23 +242,11 @@ fn validate_broker(b: &BrokerConfig) -> Check {
 }
 
 fn validate_channels(c: &ChannelsConfig) -> Check {
-    let secret = &c.token_hmac_secret;
-    if secret == REDACTED {
-        return Err(ConfigError::new(
-            "channels.token_hmac_secret",
-            quote(secret),
-            "this is the placeholder check-config prints instead of the real secret",
-            "put the real secret back, or set it with SWITCHBOARD_CHANNELS__TOKEN_HMAC_SECRET",
-        ));
-    }
-    if !secret.is_empty() && secret.len() < 32 {
-        return Err(ConfigError::new(
-            "channels.token_hmac_secret",
-            "(hidden)",
-            format!("is {} bytes; an HMAC secret shorter than 32 bytes can be guessed offline from one token", secret.len()),
-            "use a random secret of at least 32 bytes, e.g. from `openssl rand -hex 32`",
-        ));
-    }
+    crate::auth::check_hmac_secret(
+        "channels.token_hmac_secret",
+        &c.token_hmac_secret,
+        "SWITCHBOARD_CHANNELS__TOKEN_HMAC_SECRET",
+    )?;
     if c.max_channels_per_connection == 0 {
         return Err(ConfigError::new(
             "channels.max_channels_per_connection",

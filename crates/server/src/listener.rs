@@ -23,13 +23,38 @@ use tower_service::Service as _;
 use crate::state::AppState;
 use crate::tls::PeerMap;
 
-/// Accepts until `stop_accepting` is cancelled. Behind TLS, `peers` maps
-/// each bridge socket to the client it stands for.
+/// Serves HTTP on every connection accepted until `stop_accepting` is
+/// cancelled. Behind TLS, `peers` maps each bridge socket to the client it
+/// stands for.
 pub async fn accept_loop(
     listener: TcpListener,
     router: Router,
     state: AppState,
     peers: Option<PeerMap>,
+) {
+    let tasks = state.clone();
+    accept_each(listener, &tasks, |stream, peer| {
+        let peer = peers
+            .as_ref()
+            .and_then(|p| {
+                p.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get(&peer)
+                    .copied()
+            })
+            .unwrap_or(peer);
+        let task = serve_connection(stream, peer, router.clone(), state.clone());
+        tasks.lifecycle.http.spawn(task);
+    })
+    .await;
+}
+
+/// Calls `on_accept` for each connection `listener` accepts, until
+/// `stop_accepting` is cancelled.
+pub async fn accept_each(
+    listener: TcpListener,
+    state: &AppState,
+    mut on_accept: impl FnMut(TcpStream, SocketAddr),
 ) {
     let stop = state.lifecycle.stop_accepting.clone();
     loop {
@@ -38,19 +63,7 @@ pub async fn accept_loop(
             accepted = listener.accept() => accepted,
         };
         match accepted {
-            Ok((stream, peer)) => {
-                let peer = peers
-                    .as_ref()
-                    .and_then(|p| {
-                        p.lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .get(&peer)
-                            .copied()
-                    })
-                    .unwrap_or(peer);
-                let task = serve_connection(stream, peer, router.clone(), state.clone());
-                state.lifecycle.http.spawn(task);
-            }
+            Ok((stream, peer)) => on_accept(stream, peer),
             Err(err) => {
                 // Usually EMFILE: back off briefly instead of spinning.
                 tracing::warn!(error = %err, "accept failed");

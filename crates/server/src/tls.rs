@@ -30,6 +30,7 @@ use switchboard_config::TlsConfig;
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
+use crate::listener;
 use crate::state::AppState;
 
 /// Why the certificate or key could not be used; names the key.
@@ -161,32 +162,21 @@ pub async fn accept_loop(
     peers: PeerMap,
     state: AppState,
 ) {
-    let stop = state.lifecycle.stop_accepting.clone();
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = public.accept() => accepted,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let tls = state.tls.as_ref().map(|t| t.acceptor.clone());
-                let Some(acceptor) = tls else { return };
-                let task = bridge(
-                    stream,
-                    peer,
-                    acceptor,
-                    internal,
-                    peers.clone(),
-                    state.clone(),
-                );
-                state.lifecycle.http.spawn(task);
-            }
-            Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-            }
-        }
-    }
+    let Some(acceptor) = state.tls.as_ref().map(|t| t.acceptor.clone()) else {
+        return;
+    };
+    listener::accept_each(public, &state, |stream, peer| {
+        let task = bridge(
+            stream,
+            peer,
+            acceptor.clone(),
+            internal,
+            peers.clone(),
+            state.clone(),
+        );
+        state.lifecycle.http.spawn(task);
+    })
+    .await;
 }
 
 async fn bridge(

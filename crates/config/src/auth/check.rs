@@ -161,27 +161,11 @@ fn millis(d: Duration) -> String {
 }
 
 fn check_jwt(j: &JwtConfig) -> Check {
-    let secret = &j.hmac_secret;
-    if secret == REDACTED {
-        return Err(ConfigError::new(
-            "auth.jwt.hmac_secret",
-            quote(secret),
-            "this is the placeholder check-config prints instead of the real secret",
-            "put the real secret back, or set it with SWITCHBOARD_AUTH__JWT__HMAC_SECRET",
-        ));
-    }
-    if !secret.is_empty() && secret.len() < MIN_HMAC_SECRET {
-        return Err(ConfigError::new(
-            "auth.jwt.hmac_secret",
-            "(hidden)",
-            format!(
-                "is {} bytes; an HMAC secret shorter than {MIN_HMAC_SECRET} bytes can be \
-                 guessed offline from one token",
-                secret.len()
-            ),
-            "use a random secret of at least 32 bytes, e.g. from `openssl rand -hex 32`",
-        ));
-    }
+    check_hmac_secret(
+        "auth.jwt.hmac_secret",
+        &j.hmac_secret,
+        "SWITCHBOARD_AUTH__JWT__HMAC_SECRET",
+    )?;
     if !j.public_key_pem.is_empty() && !j.public_key_pem.contains("-----BEGIN") {
         return Err(ConfigError::new(
             "auth.jwt.public_key_pem",
@@ -222,6 +206,32 @@ fn check_jwt(j: &JwtConfig) -> Check {
             millis(j.leeway),
             "must be at most 300000 (5 minutes); more would accept long-expired tokens",
             "use e.g. 5000",
+        ));
+    }
+    Ok(())
+}
+
+/// An HMAC secret at `key` (settable with the variable `var`): not the
+/// `check-config` placeholder, and at least 32 bytes when set.
+pub(crate) fn check_hmac_secret(key: &str, secret: &str, var: &str) -> Check {
+    if secret == REDACTED {
+        return Err(ConfigError::new(
+            key,
+            quote(secret),
+            "this is the placeholder check-config prints instead of the real secret",
+            format!("put the real secret back, or set it with {var}"),
+        ));
+    }
+    if !secret.is_empty() && secret.len() < MIN_HMAC_SECRET {
+        return Err(ConfigError::new(
+            key,
+            "(hidden)",
+            format!(
+                "is {} bytes; an HMAC secret shorter than {MIN_HMAC_SECRET} bytes can be \
+                 guessed offline from one token",
+                secret.len()
+            ),
+            "use a random secret of at least 32 bytes, e.g. from `openssl rand -hex 32`",
         ));
     }
     Ok(())

@@ -14,8 +14,9 @@ use crate::state::AppState;
 /// What the handshake's credential decided.
 #[derive(Debug, Default)]
 pub struct Admission {
-    /// Who the client is, when it proved it in the handshake.
-    pub identity: Option<Identity>,
+    /// Who the client is, when it proved it in the handshake. Boxed: the
+    /// connection task keeps this for its whole life.
+    pub identity: Option<Box<Identity>>,
     /// The client must still send its credential as its first message
     /// (the `connect` source), within the endpoint's `connect_timeout`.
     pub pending: bool,
@@ -61,7 +62,7 @@ pub async fn admit(
         return Err(unauthorized("token revoked"));
     }
     Ok(Admission {
-        identity: Some(identity),
+        identity: Some(Box::new(identity)),
         pending: false,
         source: Some(source),
     })

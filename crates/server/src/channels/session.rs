@@ -82,7 +82,7 @@ impl ChannelsSession {
             ping: None,
             user: None,
             endpoint,
-            identity: admission.identity.clone(),
+            identity: admission.identity.as_deref().cloned(),
             deadline,
             granted: HashSet::new(),
             limiter,

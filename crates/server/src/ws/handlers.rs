@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard_hub::Registration;
 use switchboard_protocol::event::{ConnectionInfo, Event};
 use switchboard_protocol::payload;
 use switchboard_sinks::EventBus;
@@ -16,13 +17,64 @@ pub struct RawHandler {
     pub bus: EventBus,
     pub info: Arc<ConnectionInfo>,
     pub envelope: bool,
-    /// On endpoints with auth: the first-message credential, refresh and
-    /// expiry. Boxed: most raw endpoints have none.
-    pub auth: Option<Box<RawAuth>>,
-    /// On endpoints with message rate limits.
-    pub limiter: Option<Box<MessageLimiter>>,
+    /// Auth and rate limits, on endpoints that have them. Boxed, so a
+    /// connection of an endpoint without them pays one pointer.
+    pub guard: Option<Box<RawGuard>>,
+}
+
+/// What a raw endpoint with auth or rate limits checks before a message
+/// becomes an event.
+pub struct RawGuard {
+    /// The first-message credential, refresh and expiry.
+    auth: Option<RawAuth>,
+    limiter: Option<MessageLimiter>,
     /// For error replies.
-    pub outbound: Outbound,
+    outbound: Outbound,
+}
+
+impl RawGuard {
+    /// A guard when there is anything to guard.
+    pub fn new(
+        auth: Option<RawAuth>,
+        limiter: Option<MessageLimiter>,
+        outbound: &Outbound,
+    ) -> Option<Box<Self>> {
+        (auth.is_some() || limiter.is_some()).then(|| {
+            Box::new(RawGuard {
+                auth,
+                limiter,
+                outbound: outbound.clone(),
+            })
+        })
+    }
+
+    /// The registration made when a waiting client proved itself.
+    pub fn take_registration(&mut self) -> Option<Registration> {
+        self.auth.as_mut().and_then(RawAuth::take_registration)
+    }
+
+    /// Whether the message goes on as data (`Ok(true)`), was handled or
+    /// refused here (`Ok(false)`), or ends the connection.
+    async fn admit(
+        &mut self,
+        info: &mut Arc<ConnectionInfo>,
+        message: &Message,
+    ) -> Result<bool, CloseFrame> {
+        if let Some(limiter) = &mut self.limiter {
+            match limiter.check(info.user.as_deref()) {
+                Verdict::Pass => {}
+                Verdict::Refuse => {
+                    let _ = self.outbound.send(OutMessage::text(RATE_LIMITED));
+                    return Ok(false);
+                }
+                Verdict::Close(frame) => return Err(frame),
+            }
+        }
+        match &mut self.auth {
+            Some(auth) => Ok(matches!(auth.on_message(info, message).await?, Seen::Data)),
+            None => Ok(true),
+        }
+    }
 }
 
 /// What a raw client gets for a message over its rate limit.
@@ -30,20 +82,10 @@ const RATE_LIMITED: &str = r#"{"type":"error","error":"rate_limited","message":"
 
 impl Handler for RawHandler {
     async fn on_message(&mut self, message: Message) -> Result<(), CloseFrame> {
-        if let Some(limiter) = &mut self.limiter {
-            match limiter.check(self.info.user.as_deref()) {
-                Verdict::Pass => {}
-                Verdict::Refuse => {
-                    let _ = self.outbound.send(OutMessage::text(RATE_LIMITED));
-                    return Ok(());
-                }
-                Verdict::Close(frame) => return Err(frame),
-            }
-        }
-        if let Some(auth) = &mut self.auth {
-            // Boxed: a token check may wait for a JWKS fetch.
-            let seen = Box::pin(auth.on_message(&mut self.info, &message)).await?;
-            if matches!(seen, Seen::Handled) {
+        if let Some(guard) = &mut self.guard {
+            // Boxed: a token check may wait for a JWKS fetch, and an
+            // unboxed future would be part of every connection's state.
+            if !Box::pin(guard.admit(&mut self.info, &message)).await? {
                 return Ok(());
             }
         }

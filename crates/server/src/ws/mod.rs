@@ -103,13 +103,13 @@ pub async fn upgrade(
 
 /// A place in the endpoint's `connections_per_ip` (none when unlimited),
 /// or the 429 refusal.
-fn take_ip_slot(endpoint: &Endpoint, ip: std::net::IpAddr) -> Result<Option<IpSlot>, Refusal> {
+fn take_ip_slot(endpoint: &Endpoint, ip: std::net::IpAddr) -> Result<Option<Box<IpSlot>>, Refusal> {
     let max = endpoint.config.limits.connections_per_ip;
     if max == 0 {
         return Ok(None);
     }
     match endpoint.per_ip.try_take(ip, max) {
-        Some(slot) => Ok(Some(slot)),
+        Some(slot) => Ok(Some(Box::new(slot))),
         None => {
             endpoint.counters.reject(RejectReason::PerIp);
             let message = format!("more than {max} connections from this address");

@@ -17,7 +17,7 @@ use switchboard_transport::{
 use tokio::net::TcpStream;
 use tracing::Instrument;
 
-use super::handlers::{EchoHandler, ModeHandler, RawHandler, Refused};
+use super::handlers::{EchoHandler, ModeHandler, RawGuard, RawHandler, Refused};
 use crate::auth::raw::RawAuth;
 use crate::auth::Admission;
 use crate::channels::ChannelsSession;
@@ -35,9 +35,9 @@ pub struct Session {
     /// What the handshake's credential decided.
     pub admission: Admission,
     /// Its place in `connections_per_ip`, held for the task's life and
-    /// given back when it drops.
+    /// given back when it drops (boxed: most endpoints have no such limit).
     #[allow(dead_code)]
-    pub ip_slot: Option<IpSlot>,
+    pub ip_slot: Option<Box<IpSlot>>,
 }
 
 impl Session {
@@ -94,7 +94,7 @@ impl Session {
                 ModeHandler::Raw(mut raw) => {
                     // A client that proved itself after the upgrade was
                     // registered then.
-                    let late = raw.auth.as_mut().and_then(|a| a.take_registration());
+                    let late = raw.guard.as_mut().and_then(|g| g.take_registration());
                     (registration.or(late), raw.info.clone())
                 }
                 ModeHandler::Echo(_) => (registration, self.info.clone()),
@@ -175,18 +175,20 @@ impl Session {
                 bus: state.bus.clone(),
                 info: self.info.clone(),
                 envelope: ep.format() == switchboard_hub::Format::Envelope,
-                limiter: ep.message_limiter().map(Box::new),
-                outbound: outbound.clone(),
-                auth: (ep.config.auth.mode != AuthMode::None).then(|| {
-                    Box::new(RawAuth::new(
-                        state.clone(),
-                        ep.clone(),
-                        self.id,
-                        outbound.clone(),
-                        self.admission.identity.as_ref(),
-                        waiting,
-                    ))
-                }),
+                guard: RawGuard::new(
+                    (ep.config.auth.mode != AuthMode::None).then(|| {
+                        RawAuth::new(
+                            state.clone(),
+                            ep.clone(),
+                            self.id,
+                            outbound.clone(),
+                            self.admission.identity.as_deref(),
+                            waiting,
+                        )
+                    }),
+                    ep.message_limiter(),
+                    &outbound,
+                ),
             }),
             Mode::Echo => ModeHandler::Echo(EchoHandler {
                 outbound: outbound.clone(),
