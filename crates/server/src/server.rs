@@ -224,6 +224,7 @@ impl ServerBuilder {
             let refresh_window = state.config.auth.refresh_window;
             let stop = state.lifecycle.stop_accepting.clone();
             tokio::spawn(state.keepalive.clone().run(
+                state.channels.clone(),
                 ch.ping_interval,
                 ch.pong_timeout,
                 refresh_window,

@@ -1,13 +1,14 @@
 //! Who may subscribe, publish and read: namespace access levels
 //! (`anyone`, `authenticated`, `token`, `nobody`), subscription tokens and
 //! `sub_refresh`, the connection token's `channels` claim, and
-//! user-limited channels. Every refusal is a reply error, never a close.
+//! user-limited channels, and the end of a subscription whose token was
+//! not refreshed. Every refusal is a reply error, never a close.
 
 #[path = "common/centrifuge.rs"]
 mod centrifuge;
 mod common;
 
-use centrifuge::{channels_toml, Centrifuge, PATH};
+use centrifuge::{api_publish, channels_toml, Centrifuge, PATH};
 use common::TestServer;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
@@ -20,6 +21,9 @@ const TOKEN_EXPIRED: u64 = 109;
 fn toml() -> String {
     channels_toml(&format!(
         r#"
+[auth]
+refresh_window_ms = 1000
+
 [auth.jwt]
 hmac_secret = "{SECRET}"
 
@@ -212,4 +216,39 @@ async fn user_limited_channels_are_for_their_users_only() {
     );
     let mut anon = connect(&t, None).await;
     assert_eq!(anon.error_code("subscribe", ch).await, PERMISSION_DENIED);
+}
+
+#[tokio::test]
+async fn an_unrefreshed_subscription_ends_with_2501_and_a_refreshed_one_stays() {
+    let t = TestServer::start(&toml()).await;
+    let mut bob = user(&t, "bob").await;
+    let params = json!({"channel": "private:a", "token": sub_token("bob", "private:a", 1)});
+    let result = bob.call("subscribe", params).await;
+    assert_eq!(
+        (&result["expires"], result["ttl"].as_u64().is_some()),
+        (&json!(true), true),
+        "{result}"
+    );
+    let mut kim = user(&t, "kim").await;
+    kim.call(
+        "subscribe",
+        json!({"channel": "private:b", "token": sub_token("kim", "private:b", 1)}),
+    )
+    .await;
+    let fresh = json!({"channel": "private:b", "token": sub_token("kim", "private:b", 600)});
+    kim.call("sub_refresh", fresh).await;
+
+    // exp (1 s) + refresh window (1 s): bob's subscription ends.
+    let push = bob.next_push().await;
+    assert_eq!(push["channel"], "private:a", "{push}");
+    assert_eq!(push["unsubscribe"]["code"], 2501, "{push}");
+    // The grant went with it.
+    let publish = json!({"channel": "private:a", "data": {}});
+    assert_eq!(bob.error_code("publish", publish).await, PERMISSION_DENIED);
+    // Kim refreshed in time and still receives.
+    api_publish(&t, "private:b", json!({"still": true})).await;
+    assert_eq!(
+        kim.next_publication("private:b").await["data"]["still"],
+        true
+    );
 }

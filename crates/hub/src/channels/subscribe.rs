@@ -182,6 +182,14 @@ impl ChannelHub {
             .await
     }
 
+    /// Ends a subscription whose token expired, with an `unsubscribe` push
+    /// (2501) that makes the SDKs subscribe again with a fresh token.
+    pub async fn expire_subscription(&self, id: ConnectionId, channel: &str) -> bool {
+        let code = switchboard_protocol::client::unsubscribe::EXPIRED;
+        self.unsubscribe_with_push(id, channel, code, "subscription expired")
+            .await
+    }
+
     /// Unsubscribes a connection and tells it with an `unsubscribe` push.
     pub(crate) async fn unsubscribe_with_push(
         &self,

@@ -125,4 +125,7 @@ pub mod unsubscribe {
     pub const SERVER: u32 = 2000;
     /// The subscription lost its stream position and must subscribe again.
     pub const INSUFFICIENT_STATE: u32 = 2500;
+    /// The subscription token expired without a `sub_refresh`; the SDKs
+    /// subscribe again with a fresh token.
+    pub const EXPIRED: u32 = 2501;
 }

@@ -76,7 +76,7 @@ pub struct PublicationWire<'a> {
 /// `subscribe` result (also inside `connect.subs` and the `subscribe` push).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct SubscribeResult<'a> {
-    /// The subscription expires (token-based, later).
+    /// The subscription expires (it was made with a subscription token).
     #[serde(skip_serializing_if = "is_false")]
     pub expires: bool,
     /// Seconds until it expires.

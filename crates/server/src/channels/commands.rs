@@ -109,8 +109,13 @@ impl ChannelsSession {
             outbound: &self.outbound,
             info: &info,
         };
+        let expires_at = grant.as_ref().and_then(|g| g.expires_at);
         let build_reply = |outcome: &Subscribed| {
-            let line = Reply::Subscribe(subscribe_result(outcome)).to_line(id);
+            let mut result = subscribe_result(outcome);
+            // The SDKs send `sub_refresh` before `ttl` runs out.
+            result.expires = expires_at.is_some();
+            result.ttl = super::auth::ttl(expires_at);
+            let line = Reply::Subscribe(result).to_line(id);
             OutMessage::text(Bytes::from(line))
         };
         let subscribed = self
@@ -120,6 +125,9 @@ impl ChannelsSession {
             .await;
         match subscribed {
             Ok(_) if grant.is_some() => {
+                if let Some(ping) = &self.ping {
+                    ping.set_sub_expiry(&channel, expires_at);
+                }
                 self.granted.insert(channel);
             }
             Ok(_) => {}
@@ -154,6 +162,9 @@ impl ChannelsSession {
             .unsubscribe(self.id, &self.client, &req.channel)
             .await;
         self.granted.remove(&req.channel);
+        if let Some(ping) = &self.ping {
+            ping.set_sub_expiry(&req.channel, None);
+        }
         self.reply(id, &Reply::Unsubscribe);
     }
 
@@ -291,11 +302,14 @@ impl ChannelsSession {
     /// `sub_refresh`: a new subscription token for a channel subscribed
     /// with one. The reply carries its expiry, as Centrifugo's does.
     pub(super) async fn sub_refresh(&mut self, id: u32, req: SubRefreshRequest) {
-        if !self.granted.contains(&req.channel) {
+        if !self.holds_grant(&req.channel) {
             return self.fail(id, reply_error(&ChannelError::PermissionDenied));
         }
         match self.subscription_grant(&req.channel, &req.token).await {
             Ok(grant) => {
+                if let Some(ping) = &self.ping {
+                    ping.set_sub_expiry(&req.channel, grant.expires_at);
+                }
                 let result = SubRefreshResult {
                     expires: grant.expires_at.is_some(),
                     ttl: super::auth::ttl(grant.expires_at),

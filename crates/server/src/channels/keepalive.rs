@@ -17,6 +17,8 @@ use switchboard_protocol::client::disconnect;
 use switchboard_transport::{CloseFrame, OutMessage, Outbound};
 use tokio_util::sync::CancellationToken;
 
+use switchboard_hub::ChannelHub;
+
 use crate::auth::deadlines::unix_millis;
 
 /// One session's ping state.
@@ -28,6 +30,9 @@ pub struct PingState {
     awaiting_since: AtomicU64,
     /// When the connection's token expires (Unix seconds; 0: never).
     expires_at: AtomicU64,
+    /// Subscriptions made with an expiring subscription token: channel →
+    /// Unix seconds. Touched at subscribe, `sub_refresh` and unsubscribe.
+    sub_expiries: Mutex<HashMap<String, u64>>,
 }
 
 impl PingState {
@@ -40,6 +45,35 @@ impl PingState {
     pub fn set_expiry(&self, unix_seconds: Option<u64>) {
         self.expires_at
             .store(unix_seconds.unwrap_or(0), Ordering::Relaxed);
+    }
+
+    fn sub_expiries(&self) -> MutexGuard<'_, HashMap<String, u64>> {
+        self.sub_expiries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets, moves (`sub_refresh`) or clears a subscription's expiry.
+    pub fn set_sub_expiry(&self, channel: &str, unix_seconds: Option<u64>) {
+        match unix_seconds {
+            Some(at) => self.sub_expiries().insert(channel.to_owned(), at),
+            None => self.sub_expiries().remove(channel),
+        };
+    }
+
+    /// Removes and returns the subscriptions expired before `unix_ms`.
+    fn take_expired_subs(&self, unix_ms: u64, window: u64) -> Vec<String> {
+        let mut subs = self.sub_expiries();
+        if subs.is_empty() {
+            return Vec::new();
+        }
+        let expired: Vec<String> = subs
+            .iter()
+            .filter(|(_, at)| unix_ms >= **at * 1000 + window)
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        for channel in &expired {
+            subs.remove(channel);
+        }
+        expired
     }
 }
 
@@ -76,6 +110,7 @@ impl KeepAlive {
             last_ping: AtomicU64::new(self.now()),
             awaiting_since: AtomicU64::new(0),
             expires_at: AtomicU64::new(0),
+            sub_expiries: Mutex::new(HashMap::new()),
         });
         self.sessions().insert(id, state.clone());
         state
@@ -100,6 +135,7 @@ impl KeepAlive {
     /// Pings and checks every session until `stop` is cancelled.
     pub async fn run(
         self: Arc<Self>,
+        channels: ChannelHub,
         interval: Duration,
         timeout: Duration,
         refresh_window: Duration,
@@ -118,7 +154,11 @@ impl KeepAlive {
             }
             let now = self.now();
             let unix = unix_millis();
-            for state in self.sessions().values() {
+            let mut expired_subs = Vec::new();
+            for (id, state) in self.sessions().iter() {
+                for channel in state.take_expired_subs(unix, window) {
+                    expired_subs.push((*id, channel));
+                }
                 let awaiting = state.awaiting_since.load(Ordering::Relaxed);
                 let expires_at = state.expires_at.load(Ordering::Relaxed);
                 if expires_at != 0 && unix >= expires_at * 1000 + window {
@@ -139,6 +179,12 @@ impl KeepAlive {
                     }
                     let _ = state.outbound.send(ping.clone());
                 }
+            }
+            // Rare (a token not refreshed): a task each, outside the lock,
+            // since leaving a channel waits on the broker.
+            for (id, channel) in expired_subs {
+                let channels = channels.clone();
+                tokio::spawn(async move { channels.expire_subscription(id, &channel).await });
             }
         }
     }

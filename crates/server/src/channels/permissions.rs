@@ -36,6 +36,12 @@ impl ChannelsSession {
         })
     }
 
+    /// Whether this connection is subscribed to `channel` with a
+    /// subscription token (the server may have ended it since: expiry).
+    pub(super) fn holds_grant(&self, channel: &str) -> bool {
+        self.granted.contains(channel) && self.state.channels.is_subscribed(&self.id, channel)
+    }
+
     /// Whether this connection may do `op` on `channel`. `with_token`: a
     /// valid subscription token for the channel came with the request.
     pub(super) fn may(&self, channel: &str, op: Operation, with_token: bool) -> bool {
@@ -47,7 +53,7 @@ impl ChannelsSession {
             }
         }
         let holds_token = with_token
-            || self.granted.contains(channel)
+            || self.holds_grant(channel)
             || self.identity.as_ref().is_some_and(|i| i.grants(channel));
         match self.access(channel, op) {
             None | Some(Access::Nobody) => false,
