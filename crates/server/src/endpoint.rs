@@ -25,8 +25,10 @@ pub enum RejectReason {
     Capacity,
     /// The server is draining: 503 before the upgrade.
     Draining,
-    /// The handshake was invalid (bad headers, origin): 4xx before the upgrade.
+    /// The handshake was invalid (bad headers): 4xx before the upgrade.
     Handshake,
+    /// The `Origin` is not allowed: 403 before the upgrade.
+    Origin,
     /// The handshake's credential was missing or wrong: 401 before the upgrade.
     Auth,
     /// Too many connections from the client's address: 429 before the upgrade.
@@ -46,12 +48,21 @@ pub struct EndpointCounters {
     pub rejected_draining: AtomicU64,
     /// Refused during the handshake.
     pub rejected_handshake: AtomicU64,
+    /// Refused for their `Origin`.
+    pub rejected_origin: AtomicU64,
     /// Refused for a missing or wrong credential in the handshake.
     pub rejected_auth: AtomicU64,
     /// Refused for `connections_per_ip`.
     pub rejected_per_ip: AtomicU64,
     /// Client messages refused by the rate limits.
     pub rate_limited: Arc<AtomicU64>,
+    /// Channels commands refused: permission (103), subscriptions per
+    /// connection (106), channel name (107).
+    pub refused_permission: AtomicU64,
+    /// See `refused_permission`.
+    pub refused_subscription_limit: AtomicU64,
+    /// See `refused_permission`.
+    pub refused_channel_name: AtomicU64,
     /// Connections closed since start.
     pub closed: AtomicU64,
     // Touched once per closed connection, never on the message path.
@@ -65,6 +76,7 @@ impl EndpointCounters {
             RejectReason::Capacity => &self.rejected_capacity,
             RejectReason::Draining => &self.rejected_draining,
             RejectReason::Handshake => &self.rejected_handshake,
+            RejectReason::Origin => &self.rejected_origin,
             RejectReason::Auth => &self.rejected_auth,
             RejectReason::PerIp => &self.rejected_per_ip,
         };
@@ -77,6 +89,7 @@ impl EndpointCounters {
             &self.rejected_capacity,
             &self.rejected_draining,
             &self.rejected_handshake,
+            &self.rejected_origin,
             &self.rejected_auth,
             &self.rejected_per_ip,
         ]

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -102,6 +103,12 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, router: Router, s
     tokio::select! {
         result = connection.as_mut() => {
             if let Err(err) = result {
+                let refused = &state.http_refused;
+                if err.is_parse_too_large() {
+                    refused.header_too_large.fetch_add(1, Ordering::Relaxed);
+                } else if err.is_timeout() {
+                    refused.header_timeout.fetch_add(1, Ordering::Relaxed);
+                }
                 tracing::debug!(error = %err, %peer, "HTTP connection ended with an error");
             }
         }

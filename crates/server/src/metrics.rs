@@ -77,6 +77,36 @@ pub fn render(state: &AppState) -> String {
         );
     }
     t.family(
+        "channel_commands_refused_total",
+        "counter",
+        "Channels commands refused by a per-connection limit or a permission, by endpoint and reason.",
+    );
+    for ep in eps {
+        let c = &ep.counters;
+        for (reason, counter) in [
+            ("permission", &c.refused_permission),
+            ("subscription_limit", &c.refused_subscription_limit),
+            ("channel_name", &c.refused_channel_name),
+        ] {
+            t.sample(
+                "channel_commands_refused_total",
+                &[("endpoint", &ep.config.path), ("reason", reason)],
+                get(counter),
+            );
+        }
+    }
+    t.family(
+        "http_refused_total",
+        "counter",
+        "HTTP connections ended before a request: headers larger than server.max_header_bytes (431), or not sent within server.handshake_timeout_ms.",
+    );
+    for (reason, counter) in [
+        ("header_too_large", &state.http_refused.header_too_large),
+        ("header_timeout", &state.http_refused.header_timeout),
+    ] {
+        t.sample("http_refused_total", &[("reason", reason)], get(counter));
+    }
+    t.family(
         "messages_rate_limited_total",
         "counter",
         "Client messages refused by an endpoint's rate limits.",
@@ -111,6 +141,7 @@ pub fn render(state: &AppState) -> String {
             ("capacity", &c.rejected_capacity),
             ("draining", &c.rejected_draining),
             ("handshake", &c.rejected_handshake),
+            ("origin", &c.rejected_origin),
             ("auth", &c.rejected_auth),
             ("per_ip", &c.rejected_per_ip),
         ] {

@@ -189,6 +189,7 @@ impl ServerBuilder {
             revoked: Revoked::default(),
             api_keys,
             tls,
+            http_refused: Default::default(),
             users,
             nodes,
             cluster,

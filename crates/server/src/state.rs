@@ -1,7 +1,7 @@
 //! The state every route and connection task shares, behind one `Arc`.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -45,6 +45,8 @@ pub struct Shared {
     pub api_keys: KeyRing,
     /// TLS termination, when `[server.tls]` is set.
     pub tls: Option<Tls>,
+    /// HTTP connections ended before a request, for `/metrics`.
+    pub http_refused: HttpRefused,
     /// Online users (`user_online` / `user_offline` events).
     pub users: Arc<Users>,
     /// Every live node (the `info` method) and the broker's health.
@@ -63,6 +65,15 @@ pub struct Shared {
     pub node_uid: String,
     /// The address the listener is bound to.
     pub local_addr: SocketAddr,
+}
+
+/// HTTP connections the server ended before a request was read.
+#[derive(Debug, Default)]
+pub struct HttpRefused {
+    /// Request head over `server.max_header_bytes` (answered 431).
+    pub header_too_large: AtomicU64,
+    /// Request head not complete within `server.handshake_timeout`.
+    pub header_timeout: AtomicU64,
 }
 
 /// The handle routes receive.

@@ -165,6 +165,8 @@ async fn slow_headers_are_cut_at_the_handshake_timeout() {
         took >= Duration::from_millis(900) && took < Duration::from_secs(5),
         "{took:?}"
     );
+    let series = r#"switchboard_http_refused_total{reason="header_timeout"}"#;
+    assert_eq!(metric(&t.metrics().await, series), 1);
 }
 
 #[tokio::test]
@@ -179,6 +181,8 @@ async fn oversized_headers_get_431() {
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 431);
+    let series = r#"switchboard_http_refused_total{reason="header_too_large"}"#;
+    assert_eq!(metric(&t.metrics().await, series), 1);
     let small = t.http.get(t.http_url("/healthz")).send().await.unwrap();
     assert_eq!(small.status().as_u16(), 200);
 }

@@ -216,6 +216,10 @@ async fn user_limited_channels_are_for_their_users_only() {
     );
     let mut anon = connect(&t, None).await;
     assert_eq!(anon.error_code("subscribe", ch).await, PERMISSION_DENIED);
+    let series = format!(
+        r#"switchboard_channel_commands_refused_total{{endpoint="{PATH}",reason="permission"}}"#
+    );
+    assert_eq!(common::metric(&t.metrics().await, &series), 2);
 }
 
 #[tokio::test]

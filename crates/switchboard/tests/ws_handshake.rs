@@ -107,7 +107,9 @@ async fn origins_outside_the_list_are_refused_with_403() {
         .raw_upgrade("/ws", &[("Origin", "http://app.example")])
         .await;
     assert_eq!(http.status, 403);
-    assert_eq!(metric(&t.metrics().await, HANDSHAKE_SERIES), 3);
+    let origin = r#"switchboard_connections_rejected_total{endpoint="/ws",reason="origin"}"#;
+    assert_eq!(metric(&t.metrics().await, origin), 3);
+    assert_eq!(metric(&t.metrics().await, HANDSHAKE_SERIES), 0);
 
     // The listed origin (compared ignoring case) and no Origin at all pass.
     let (ok, _) = t

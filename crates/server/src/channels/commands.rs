@@ -1,6 +1,7 @@
 //! Each client command: its checks, the hub call, the reply.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -39,7 +40,18 @@ pub(super) fn reply_error(err: &ChannelError) -> ReplyError {
 }
 
 impl ChannelsSession {
+    /// Replies with an error; refusals by a permission or a limit are
+    /// counted for `/metrics`.
     pub(super) fn fail(&self, id: u32, err: ReplyError) {
+        let counters = &self.endpoint.counters;
+        let counter = match err.code {
+            error::PERMISSION_DENIED => Some(&counters.refused_permission),
+            error::LIMIT_EXCEEDED => Some(&counters.refused_subscription_limit),
+            _ => None,
+        };
+        if let Some(counter) = counter {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
         self.reply(id, &Reply::Error(err));
     }
 
@@ -58,6 +70,8 @@ impl ChannelsSession {
         };
         match problem {
             Some(message) => {
+                let counter = &self.endpoint.counters.refused_channel_name;
+                counter.fetch_add(1, Ordering::Relaxed);
                 self.fail(id, ReplyError::new(error::BAD_REQUEST, message));
                 false
             }

@@ -41,7 +41,11 @@ pub async fn upgrade(
     let mut accepted = match handshake::accept(request.headers(), &endpoint.handshake) {
         Ok(accepted) => accepted,
         Err(err) => {
-            endpoint.counters.reject(RejectReason::Handshake);
+            let reason = match err {
+                handshake::HandshakeError::OriginNotAllowed => RejectReason::Origin,
+                _ => RejectReason::Handshake,
+            };
+            endpoint.counters.reject(reason);
             let body = ApiError::bad_request(format!("{err} ({})", endpoint.config.path));
             let mut response = reply::error(err.status(), body);
             response.headers_mut().extend(err.headers());
