@@ -25,6 +25,12 @@ pub struct ChannelsConfig {
     /// request". Default 255. Range 1..=1024, because names are keys of
     /// in-memory maps and are repeated in every publication.
     pub channel_max_length: usize,
+    /// Most publications one client `history` call returns; a larger
+    /// `limit` (or "everything", a negative one) is cut to it, oldest
+    /// first as asked. Default 300 (Centrifugo's
+    /// `client_history_max_publication_limit`). At least 1. The server API
+    /// is not limited.
+    pub history_max_limit: usize,
     /// Time between the protocol-level pings the server sends (Centrifugo
     /// sends an empty JSON object, `{}`) (TOML `ping_interval_ms`,
     /// milliseconds). Default 25 s. At least 1 s, so pings stay a small part
@@ -65,6 +71,7 @@ impl Default for ChannelsConfig {
         ChannelsConfig {
             max_channels_per_connection: 128,
             channel_max_length: 255,
+            history_max_limit: 300,
             ping_interval: Duration::from_secs(25),
             pong_timeout: Duration::from_secs(8),
             user_offline_grace: Duration::from_secs(5),

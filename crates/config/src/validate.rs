@@ -264,6 +264,14 @@ fn validate_channels(c: &ChannelsConfig) -> Check {
             "use a length in that range, e.g. 255",
         ));
     }
+    if c.history_max_limit == 0 {
+        return Err(ConfigError::new(
+            "channels.history_max_limit",
+            "0",
+            "must be at least 1, or a client history call could return nothing",
+            "set it to 1 or more, e.g. 300",
+        ));
+    }
     if c.ping_interval < MIN_PING_INTERVAL {
         return Err(ConfigError::new(
             "channels.ping_interval_ms",

@@ -186,3 +186,39 @@ async fn oversized_headers_get_431() {
     let small = t.http.get(t.http_url("/healthz")).send().await.unwrap();
     assert_eq!(small.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_client_history_call_is_cut_to_history_max_limit() {
+    let t = TestServer::start(&centrifuge::channels_toml(
+        "[channels]\nhistory_max_limit = 3\n[channels.default]\nhistory_size = 10\nhistory_ttl_ms = 60000\n",
+    ))
+    .await;
+    for n in 0..5 {
+        centrifuge::api_publish(&t, "news", json!({ "n": n })).await;
+    }
+    let mut c = Centrifuge::open(&t.ws_url(centrifuge::PATH)).await;
+    c.call("connect", json!({})).await;
+    for limit in [-1, 10] {
+        let page = c
+            .call("history", json!({"channel": "news", "limit": limit}))
+            .await;
+        assert_eq!(
+            centrifuge::publications(&page).len(),
+            3,
+            "limit {limit}: {page}"
+        );
+    }
+    let page = c
+        .call("history", json!({"channel": "news", "limit": 2}))
+        .await;
+    assert_eq!(centrifuge::publications(&page).len(), 2);
+    // The server API is not cut.
+    let (_, body) = t
+        .api("history", json!({"channel": "news", "limit": -1}))
+        .await;
+    assert_eq!(
+        body["result"]["publications"].as_array().map(Vec::len),
+        Some(5),
+        "{body}"
+    );
+}

@@ -117,6 +117,7 @@ fn everything_set() -> Config {
         channels: ChannelsConfig {
             max_channels_per_connection: 1,
             channel_max_length: 1024,
+            history_max_limit: 7,
             ping_interval: Duration::from_millis(1500),
             pong_timeout: Duration::from_millis(1499),
             user_offline_grace: Duration::ZERO,

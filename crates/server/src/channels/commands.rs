@@ -261,14 +261,15 @@ impl ChannelsSession {
         if !self.may_read(id, &req.channel, Operation::History) {
             return;
         }
+        let max = self.state.config.channels.history_max_limit;
         let query = HistoryQuery {
             since: req.since.map(|s| StreamPosition {
                 offset: s.offset,
                 epoch: s.epoch,
             }),
             // Centrifugo's convention: 0 asks for the position only, a
-            // negative limit for everything kept.
-            limit: usize::try_from(req.limit).ok(),
+            // negative limit for everything kept — cut to the client maximum.
+            limit: Some(usize::try_from(req.limit).map_or(max, |l| l.min(max))),
             reverse: req.reverse,
         };
         match self.state.channels.history(&req.channel, &query).await {
