@@ -7,12 +7,14 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::header::CONTENT_TYPE;
 use switchboard_transport::TrafficStats;
 
+use crate::endpoint::{Endpoint, EndpointCounters};
 use crate::state::AppState;
 
 /// The scrape route.
@@ -55,6 +57,36 @@ impl Text {
     }
 }
 
+/// A counter family with one sample per endpoint and reason.
+fn by_endpoint_and_reason<'a>(
+    t: &mut Text,
+    eps: &'a [Arc<Endpoint>],
+    name: &str,
+    help: &str,
+    reasons: impl Fn(&'a EndpointCounters) -> Vec<(&'static str, &'a AtomicU64)>,
+) {
+    t.family(name, "counter", help);
+    for ep in eps {
+        for (reason, counter) in reasons(&ep.counters) {
+            let labels = [("endpoint", ep.config.path.as_str()), ("reason", reason)];
+            t.sample(name, &labels, get(counter));
+        }
+    }
+}
+
+/// A family with one sample per endpoint.
+fn by_endpoint(
+    t: &mut Text,
+    eps: &[Arc<Endpoint>],
+    (name, kind, help): (&str, &str, &str),
+    value: impl Fn(&EndpointCounters) -> u64,
+) {
+    t.family(name, kind, help);
+    for ep in eps {
+        t.sample(name, &[("endpoint", &ep.config.path)], value(&ep.counters));
+    }
+}
+
 fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
@@ -64,37 +96,25 @@ pub fn render(state: &AppState) -> String {
     let mut t = Text(String::with_capacity(4096));
     let eps = &state.endpoints;
 
-    t.family(
+    let open = (
         "connections",
         "gauge",
         "Open WebSocket connections by endpoint.",
     );
-    for ep in eps {
-        t.sample(
-            "connections",
-            &[("endpoint", &ep.config.path)],
-            get(&ep.counters.active),
-        );
-    }
-    t.family(
+    by_endpoint(&mut t, eps, open, |c| get(&c.active));
+    by_endpoint_and_reason(
+        &mut t,
+        eps,
         "channel_commands_refused_total",
-        "counter",
         "Channels commands refused by a per-connection limit or a permission, by endpoint and reason.",
+        |c| {
+            vec![
+                ("permission", &c.refused_permission),
+                ("subscription_limit", &c.refused_subscription_limit),
+                ("channel_name", &c.refused_channel_name),
+            ]
+        },
     );
-    for ep in eps {
-        let c = &ep.counters;
-        for (reason, counter) in [
-            ("permission", &c.refused_permission),
-            ("subscription_limit", &c.refused_subscription_limit),
-            ("channel_name", &c.refused_channel_name),
-        ] {
-            t.sample(
-                "channel_commands_refused_total",
-                &[("endpoint", &ep.config.path), ("reason", reason)],
-                get(counter),
-            );
-        }
-    }
     t.family(
         "http_refused_total",
         "counter",
@@ -106,52 +126,34 @@ pub fn render(state: &AppState) -> String {
     ] {
         t.sample("http_refused_total", &[("reason", reason)], get(counter));
     }
-    t.family(
+    let rate_limited = (
         "messages_rate_limited_total",
         "counter",
         "Client messages refused by an endpoint's rate limits.",
     );
-    for ep in eps {
-        t.sample(
-            "messages_rate_limited_total",
-            &[("endpoint", &ep.config.path)],
-            get(&ep.counters.rate_limited),
-        );
-    }
-    t.family(
+    by_endpoint(&mut t, eps, rate_limited, |c| get(&c.rate_limited));
+    let accepted = (
         "connections_accepted_total",
         "counter",
         "Connections accepted by endpoint.",
     );
-    for ep in eps {
-        t.sample(
-            "connections_accepted_total",
-            &[("endpoint", &ep.config.path)],
-            get(&ep.counters.accepted),
-        );
-    }
-    t.family(
+    by_endpoint(&mut t, eps, accepted, |c| get(&c.accepted));
+    by_endpoint_and_reason(
+        &mut t,
+        eps,
         "connections_rejected_total",
-        "counter",
         "Connections refused, by endpoint and reason.",
+        |c| {
+            vec![
+                ("capacity", &c.rejected_capacity),
+                ("draining", &c.rejected_draining),
+                ("handshake", &c.rejected_handshake),
+                ("origin", &c.rejected_origin),
+                ("auth", &c.rejected_auth),
+                ("per_ip", &c.rejected_per_ip),
+            ]
+        },
     );
-    for ep in eps {
-        let c = &ep.counters;
-        for (reason, counter) in [
-            ("capacity", &c.rejected_capacity),
-            ("draining", &c.rejected_draining),
-            ("handshake", &c.rejected_handshake),
-            ("origin", &c.rejected_origin),
-            ("auth", &c.rejected_auth),
-            ("per_ip", &c.rejected_per_ip),
-        ] {
-            t.sample(
-                "connections_rejected_total",
-                &[("endpoint", &ep.config.path), ("reason", reason)],
-                get(counter),
-            );
-        }
-    }
     t.family(
         "connections_closed_total",
         "counter",

@@ -99,6 +99,15 @@ fn user_token(user: &str, ttl: u64) -> String {
     token(json!({"sub": user, "exp": unix_now() + ttl}))
 }
 
+/// The user of the next `connect` event.
+async fn connected_user(t: &mut TestServer) -> Option<String> {
+    t.next_event(EventType::Connect)
+        .await
+        .connection
+        .user
+        .clone()
+}
+
 async fn next_json(client: &mut Client) -> Value {
     match next_message(client).await {
         Message::Text(text) => serde_json::from_str(&text).expect("JSON"),
@@ -222,14 +231,7 @@ async fn api_key_endpoints_take_the_key_from_the_header_or_a_subprotocol() {
     let (_a, _) = t
         .connect_with("/keys", &[("X-API-Key", "device-key")])
         .await;
-    assert_eq!(
-        t.next_event(EventType::Connect)
-            .await
-            .connection
-            .user
-            .as_deref(),
-        Some("device-1")
-    );
+    assert_eq!(connected_user(&mut t).await.as_deref(), Some("device-1"));
     // As a browser does it: the marker and the key, and the marker chosen.
     let (_b, headers) = t
         .connect_with(
@@ -242,14 +244,7 @@ async fn api_key_endpoints_take_the_key_from_the_header_or_a_subprotocol() {
         Some("bearer"),
         "the credential is never echoed"
     );
-    assert_eq!(
-        t.next_event(EventType::Connect)
-            .await
-            .connection
-            .user
-            .as_deref(),
-        Some("device-1")
-    );
+    assert_eq!(connected_user(&mut t).await.as_deref(), Some("device-1"));
     for headers in [
         vec![("X-API-Key", "wrong-key")],
         vec![("Authorization", "Bearer wrong-key")],
@@ -276,14 +271,7 @@ async fn a_jwt_endpoint_reads_the_subprotocol_source() {
         .connect_with("/ws", &[("Sec-WebSocket-Protocol", &entry)])
         .await;
     assert_eq!(header(&headers, "sec-websocket-protocol"), Some("bearer"));
-    assert_eq!(
-        t.next_event(EventType::Connect)
-            .await
-            .connection
-            .user
-            .as_deref(),
-        Some("gus")
-    );
+    assert_eq!(connected_user(&mut t).await.as_deref(), Some("gus"));
 }
 
 #[tokio::test]
