@@ -121,7 +121,7 @@ impl BrokerConfig {
 }
 
 /// `url` with the user-info part (user and password) replaced.
-fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
             Some((_, host)) => format!("{scheme}://{REDACTED}@{host}"),

@@ -36,6 +36,7 @@ mod load;
 mod model;
 mod nets;
 mod path;
+mod sinks;
 mod sources;
 mod validate;
 mod welcome;
@@ -54,6 +55,9 @@ pub use load::REDACTED;
 pub use model::{
     ApiConfig, CliOverrides, Compression, Config, DeflateConfig, EndpointConfig, EventFormat,
     HeartbeatConfig, HeartbeatMode, LogConfig, LogFormat, Mode, OverflowPolicy, ServerConfig,
-    SinksConfig, StdoutSinkConfig, TlsConfig, DEFAULT_WELCOME_MESSAGE,
+    TlsConfig, DEFAULT_WELCOME_MESSAGE,
+};
+pub use sinks::{
+    Delivery, RedisStreamConfig, SinksConfig, StdoutSinkConfig, WebhookConfig, EVENT_TYPES,
 };
 pub use welcome::{render_welcome, WELCOME_PLACEHOLDERS};

@@ -65,6 +65,12 @@ impl Config {
         }
         shown.auth = shown.auth.redacted();
         shown.broker = shown.broker.redacted();
+        for webhook in &mut shown.sinks.webhooks {
+            crate::auth::redact(&mut webhook.secret);
+        }
+        for stream in &mut shown.sinks.redis_streams {
+            stream.url = crate::broker::redact_url(&stream.url);
+        }
         // Only a hand-built value beyond TOML's i64 range can fail here.
         shown
             .to_toml_unredacted()

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::auth::{ApiKey, AuthConfig, EndpointAuth, EndpointLimits};
 use crate::broker::BrokerConfig;
 use crate::channels::ChannelsConfig;
+use crate::sinks::SinksConfig;
 
 /// One mebibyte, the unit most size defaults are expressed in.
 const MIB: usize = 1024 * 1024;
@@ -377,34 +378,6 @@ impl Default for EndpointConfig {
             subprotocols: Vec::new(),
             auth: EndpointAuth::default(),
             limits: EndpointLimits::default(),
-        }
-    }
-}
-
-/// `[sinks]`: where received events go.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SinksConfig {
-    /// `[sinks.stdout]`: one event per line on standard output.
-    pub stdout: StdoutSinkConfig,
-}
-
-/// `[sinks.stdout]`: the standard-output sink.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StdoutSinkConfig {
-    /// Write events to standard output. Default true.
-    pub enabled: bool,
-    /// Events buffered between the endpoints and the writer, so a slow
-    /// stdout does not stall connections. Default 10 000. At least 1.
-    pub queue_capacity: usize,
-}
-
-impl Default for StdoutSinkConfig {
-    fn default() -> Self {
-        StdoutSinkConfig {
-            enabled: true,
-            queue_capacity: 10_000,
         }
     }
 }

@@ -75,14 +75,8 @@ impl Config {
                 ));
             }
         }
-        if self.sinks.stdout.queue_capacity == 0 {
-            return Err(ConfigError::new(
-                "sinks.stdout.queue_capacity",
-                "0",
-                "must be at least 1, or no event could ever be queued",
-                "set it to 1 or more, e.g. 10000",
-            ));
-        }
+        let paths: Vec<&str> = self.endpoints.iter().map(|e| e.path.as_str()).collect();
+        self.sinks.validate(&paths)?;
         check_log_level(&self.log.level)?;
         validate_channels(&self.channels)?;
         self.validate_auth()?;

@@ -185,6 +185,10 @@ pub struct SendRequest {
     /// Every connection.
     #[serde(default)]
     pub all: Option<bool>,
+    /// An event's `reply_to` handle: its connection, or when that is gone,
+    /// its user's connections.
+    #[serde(default)]
+    pub reply_to: Option<String>,
     /// JSON data, sent as a text frame (wrapped as `{"payload": …}` on envelope endpoints).
     #[serde(default)]
     pub data: Option<Value>,

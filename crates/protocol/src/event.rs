@@ -100,6 +100,9 @@ pub struct ErrorInfo {
 /// One event for the sinks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
+    /// Unique id (UUID v4): the webhook's `Idempotency-Key`, and how dead
+    /// letters are named.
+    pub id: String,
     /// The kind of event.
     pub event: EventType,
     /// The connection it concerns.
@@ -122,6 +125,9 @@ pub struct Event {
     /// For `error`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorInfo>,
+    /// A handle the server API accepts as a `send` target: it reaches this
+    /// connection, or after it is gone, its user (see [`crate::reply_to`]).
+    pub reply_to: String,
     /// When the event happened (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
 }
@@ -129,6 +135,8 @@ pub struct Event {
 impl Event {
     fn new(event: EventType, connection: Arc<ConnectionInfo>) -> Self {
         Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            reply_to: crate::reply_to::encode(&connection.id, connection.user.as_deref()),
             event,
             connection,
             message: None,

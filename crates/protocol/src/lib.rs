@@ -12,6 +12,7 @@ pub mod api;
 pub mod client;
 pub mod event;
 pub mod payload;
+pub mod reply_to;
 
 /// The current time as RFC 3339 UTC with milliseconds, the timestamp format of every event.
 pub fn now_rfc3339() -> String {

@@ -33,6 +33,8 @@ pub enum RejectReason {
     Auth,
     /// Too many connections from the client's address: 429 before the upgrade.
     PerIp,
+    /// A sink of the endpoint has more than its `busy_backlog`: closed with 1013.
+    Busy,
 }
 
 /// Live counters of one endpoint.
@@ -54,6 +56,10 @@ pub struct EndpointCounters {
     pub rejected_auth: AtomicU64,
     /// Refused for `connections_per_ip`.
     pub rejected_per_ip: AtomicU64,
+    /// Refused because a sink was busy.
+    pub rejected_busy: AtomicU64,
+    /// Client messages answered `busy` because a sink was busy.
+    pub busy_messages: AtomicU64,
     /// Client messages refused by the rate limits.
     pub rate_limited: Arc<AtomicU64>,
     /// Channels commands refused: permission (103), subscriptions per
@@ -79,6 +85,7 @@ impl EndpointCounters {
             RejectReason::Origin => &self.rejected_origin,
             RejectReason::Auth => &self.rejected_auth,
             RejectReason::PerIp => &self.rejected_per_ip,
+            RejectReason::Busy => &self.rejected_busy,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
@@ -92,6 +99,7 @@ impl EndpointCounters {
             &self.rejected_origin,
             &self.rejected_auth,
             &self.rejected_per_ip,
+            &self.rejected_busy,
         ]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))

@@ -23,6 +23,7 @@ mod reply;
 mod router;
 mod server;
 mod shutdown;
+mod sinks;
 mod state;
 mod tls;
 mod users;

@@ -151,6 +151,7 @@ pub fn render(state: &AppState) -> String {
                 ("origin", &c.rejected_origin),
                 ("auth", &c.rejected_auth),
                 ("per_ip", &c.rejected_per_ip),
+                ("busy", &c.rejected_busy),
             ]
         },
     );
@@ -222,6 +223,8 @@ pub fn render(state: &AppState) -> String {
             ("delivered", &stats.delivered),
             ("dropped", &stats.dropped),
             ("failed", &stats.failed),
+            ("spilled", &stats.spilled),
+            ("dead_lettered", &stats.dead_lettered),
         ] {
             t.sample(
                 "sink_events_total",
@@ -230,6 +233,25 @@ pub fn render(state: &AppState) -> String {
             );
         }
     }
+    t.family(
+        "sink_backlog",
+        "gauge",
+        "Events waiting in each webhook or stream sink, in memory and in the store.",
+    );
+    for handle in state.sinks.all() {
+        let status = handle.status();
+        t.sample("sink_backlog", &[("sink", handle.name())], status.queued);
+    }
+    by_endpoint(
+        &mut t,
+        eps,
+        (
+            "messages_busy_total",
+            "counter",
+            "Client messages answered busy because a sink's backlog was above its busy_backlog.",
+        ),
+        |c| get(&c.busy_messages),
+    );
     t.family(
         "broker_up",
         "gauge",

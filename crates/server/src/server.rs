@@ -48,6 +48,9 @@ pub enum StartError {
     /// The TLS certificate or key (`[server.tls]`) cannot be used.
     #[error("cannot use {0}")]
     Tls(#[from] TlsError),
+    /// A webhook or stream sink (`[sinks]`) could not be started.
+    #[error(transparent)]
+    Sinks(#[from] crate::sinks::SinkSetupError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr} (server.bind): {source}; {hint}")]
     Bind {
@@ -139,6 +142,8 @@ impl ServerBuilder {
                 config.sinks.stdout.queue_capacity,
             );
         }
+        let replies = Arc::new(crate::sinks::Replies::default());
+        let sinks = crate::sinks::Sinks::start(&config.sinks, &bus, replies.clone())?;
         let root = CancellationToken::new();
         let endpoints = config
             .endpoints
@@ -195,11 +200,13 @@ impl ServerBuilder {
             cluster,
             broker_metrics,
             bus,
+            sinks,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),
             node_uid: uuid::Uuid::new_v4().to_string(),
             local_addr,
         });
+        replies.attach(&state);
         if let Err(err) = Cluster::join(&state).await {
             // Joined anyway: the broker subscribes again when it reconnects.
             tracing::warn!(error = %err, "cannot join the control bus yet");

@@ -20,6 +20,7 @@ use crate::channels::keepalive::KeepAlive;
 use crate::cluster::Cluster;
 use crate::endpoint::Endpoint;
 use crate::nodes::Nodes;
+use crate::sinks::Sinks;
 use crate::tls::Tls;
 use crate::users::Users;
 
@@ -57,6 +58,8 @@ pub struct Shared {
     pub broker_metrics: BrokerMetrics,
     /// Where events go.
     pub bus: EventBus,
+    /// The webhook and Redis stream sinks (status, dead letters, admission).
+    pub sinks: Sinks,
     /// Shutdown state.
     pub lifecycle: Lifecycle,
     /// When the server started.

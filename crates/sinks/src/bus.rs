@@ -8,6 +8,7 @@ use switchboard_protocol::event::Event;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::filter::EventFilter;
 use crate::Sink;
 
 /// Most events handed to a sink in one batch.
@@ -20,12 +21,40 @@ pub struct SinkStats {
     pub delivered: AtomicU64,
     /// Events dropped because the queue was full.
     pub dropped: AtomicU64,
-    /// Events in batches the sink failed to deliver.
+    /// Events in batches the sink failed to deliver (durable sinks: failed
+    /// attempts, each retried or dead-lettered).
     pub failed: AtomicU64,
+    /// Durable sinks: events waiting, in memory and in the store.
+    pub queued: AtomicU64,
+    /// Durable sinks: of those, events in the store.
+    pub on_disk: AtomicU64,
+    /// Durable sinks: events written to the store because memory was full.
+    pub spilled: AtomicU64,
+    /// Durable sinks: events in the batch being sent.
+    pub in_flight: AtomicU64,
+    /// Durable sinks: events moved to the dead letters.
+    pub dead_lettered: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl SinkStats {
+    /// The last delivery error, if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Records a delivery error.
+    pub fn set_last_error(&self, error: &str) {
+        *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_owned());
+    }
 }
 
 struct Route {
     name: String,
+    filter: EventFilter,
     /// Subscribers have no task to count deliveries, so queuing counts as delivered.
     delivered_on_queue: bool,
     tx: mpsc::Sender<Arc<Event>>,
@@ -78,16 +107,30 @@ impl EventBus {
     }
 
     /// Starts `sink` in its own task behind a queue of `capacity` events.
-    pub fn add_sink<S: Sink>(&self, name: &str, mut sink: S, capacity: usize) {
-        let (tx, mut rx) = mpsc::channel::<Arc<Event>>(capacity.max(1));
+    pub fn add_sink<S: Sink>(&self, name: &str, sink: S, capacity: usize) {
         let stats = Arc::new(SinkStats::default());
+        self.add_filtered_sink(name, sink, capacity, EventFilter::default(), stats);
+    }
+
+    /// Starts `sink` for the events `filter` matches, counting in `stats`.
+    pub fn add_filtered_sink<S: Sink>(
+        &self,
+        name: &str,
+        mut sink: S,
+        capacity: usize,
+        filter: EventFilter,
+        stats: Arc<SinkStats>,
+    ) {
+        let (tx, mut rx) = mpsc::channel::<Arc<Event>>(capacity.max(1));
         let task_stats = stats.clone();
         let sink_name = name.to_owned();
+        let counts_itself = sink.counts_own_deliveries();
         let task = tokio::spawn(async move {
             let mut batch = Vec::with_capacity(BATCH);
             while rx.recv_many(&mut batch, BATCH).await > 0 {
                 let n = batch.len() as u64;
                 match sink.deliver(&batch).await {
+                    Ok(()) if counts_itself => 0,
                     Ok(()) => task_stats.delivered.fetch_add(n, Ordering::Relaxed),
                     Err(err) => {
                         tracing::warn!(sink = %sink_name, error = %err, "sink delivery failed");
@@ -101,10 +144,13 @@ impl EventBus {
                     }
                 }
             }
-            let _ = sink.flush().await;
+            if let Err(err) = sink.close().await {
+                tracing::warn!(sink = %sink_name, error = %err, "sink close failed");
+            }
         });
         self.routes_mut().push(Route {
             name: name.to_owned(),
+            filter,
             delivered_on_queue: false,
             tx,
             stats,
@@ -118,6 +164,7 @@ impl EventBus {
         let (tx, rx) = mpsc::channel(capacity.max(1));
         self.routes_mut().push(Route {
             name: "subscriber".to_owned(),
+            filter: EventFilter::default(),
             delivered_on_queue: true,
             tx,
             stats: Arc::new(SinkStats::default()),
@@ -130,6 +177,9 @@ impl EventBus {
         let event = Arc::new(event);
         let mut gone = false;
         for route in self.routes().iter() {
+            if !route.filter.matches(&event) {
+                continue;
+            }
             match route.tx.try_send(event.clone()) {
                 Ok(()) => {
                     if route.delivered_on_queue {

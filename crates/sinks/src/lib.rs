@@ -8,13 +8,20 @@
 #![deny(missing_docs)]
 
 mod bus;
+pub mod durable;
+mod filter;
 mod json_lines;
+pub mod redis_stream;
+pub mod store;
+pub mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
 
 pub use bus::{EventBus, EventStream, SinkStats};
+pub use filter::EventFilter;
 pub use json_lines::JsonLinesSink;
+pub use store::{Store, StoreError};
 use switchboard_protocol::event::Event;
 
 /// A delivery failure; the bus counts it and goes on with the next batch.
@@ -23,6 +30,9 @@ pub enum SinkError {
     /// Writing failed.
     #[error("sink I/O failed: {0}")]
     Io(#[from] std::io::Error),
+    /// The durable store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A destination for events.
@@ -32,6 +42,15 @@ pub trait Sink: Send + 'static {
         &mut self,
         batch: &[Arc<Event>],
     ) -> impl Future<Output = Result<(), SinkError>> + Send;
-    /// Makes delivered events durable or visible (called when the queue runs empty and at shutdown).
+    /// Makes delivered events durable or visible (called when the queue runs empty).
     fn flush(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send;
+    /// Called once at shutdown, after the last batch. Default: [`Sink::flush`].
+    fn close(&mut self) -> impl Future<Output = Result<(), SinkError>> + Send {
+        self.flush()
+    }
+    /// True for sinks that queue events themselves and count deliveries
+    /// when their target takes them, rather than when `deliver` returns.
+    fn counts_own_deliveries(&self) -> bool {
+        false
+    }
 }

@@ -46,6 +46,11 @@ fn every_key_has_a_table_row() {
     config.api.keys.push(ApiKey::default());
     config.server.tls = Some(TlsConfig::default());
     config.endpoints[0].auth.api_keys.push(ClientKey::default());
+    config.sinks.webhooks.push(WebhookConfig::default());
+    config
+        .sinks
+        .redis_streams
+        .push(RedisStreamConfig::default());
     let tree = Value::try_from(config).unwrap();
     let mut missing = Vec::new();
     collect_missing(&tree, "", &mut missing);

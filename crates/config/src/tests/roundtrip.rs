@@ -92,6 +92,29 @@ fn everything_set() -> Config {
                 enabled: false,
                 queue_capacity: 1,
             },
+            store_path: "/var/lib/switchboard/sinks.redb".into(),
+            webhooks: vec![WebhookConfig {
+                name: "flows".into(),
+                url: "https://flows.example/hook".into(),
+                secret: "s".into(),
+                headers: [("X-Source".to_string(), "sb".to_string())].into(),
+                endpoints: vec!["/b".into()],
+                events: vec!["message".into(), "rpc".into()],
+                timeout: Duration::from_millis(2500),
+                replies: false,
+                delivery: Delivery {
+                    batch_size: 50,
+                    linger: Duration::from_millis(5),
+                    busy_backlog: 1000,
+                    ..Delivery::default()
+                },
+            }],
+            redis_streams: vec![RedisStreamConfig {
+                name: "stream".into(),
+                url: "redis://127.0.0.1:6379".into(),
+                maxlen: 0,
+                ..RedisStreamConfig::default()
+            }],
         },
         log: LogConfig {
             level: "debug,hyper=warn".into(),

@@ -14,6 +14,7 @@ mod presence;
 mod publish;
 mod revoke;
 mod send;
+mod sinks;
 mod subscriptions;
 mod users;
 
@@ -100,6 +101,10 @@ const METHODS: &[&str] = &[
     "refresh",
     "offline_queue",
     "revoke_token",
+    "sinks",
+    "dead_letters",
+    "dead_letter_replay",
+    "dead_letter_purge",
     "batch",
 ];
 
@@ -136,7 +141,10 @@ async fn dispatch(
 /// Runs one method (not `batch`) on parsed parameters; `batch` calls this
 /// for each of its commands, so both paths are the same code. Methods that
 /// act on connections run on every node (see `cluster.rs`).
-async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Failure> {
+pub(crate) async fn run(state: &AppState, method: &str, params: Value) -> Result<Value, Failure> {
+    if method == "send" && params.get("reply_to").is_some() {
+        return send::to_reply_handle(state, params).await;
+    }
     if !cluster::NODE_LOCAL_METHODS.contains(&method) {
         return run_here(state, method, params).await;
     }
@@ -168,6 +176,10 @@ pub(crate) async fn run_here(
         "refresh" => json(users::refresh(state, params_of(params)?)),
         "offline_queue" => json(users::offline_queue(state, params_of(params)?).await),
         "revoke_token" => json(revoke::call(state, params_of(params)?)),
+        "sinks" => Ok(sinks::status(state)),
+        "dead_letters" => sinks::list(state, params_of(params)?).await,
+        "dead_letter_replay" => sinks::replay(state, params_of(params)?).await,
+        "dead_letter_purge" => sinks::purge(state, params_of(params)?).await,
         other => Err(Failure::bad_params(format!("{other:?} cannot run here"))),
     }
 }
@@ -215,6 +227,8 @@ const READ_METHODS: &[&str] = &[
     "history",
     "channels",
     "offline_queue",
+    "sinks",
+    "dead_letters",
 ];
 /// Methods a `publish` key may call besides the read ones.
 const PUBLISH_METHODS: &[&str] = &["publish", "broadcast", "send"];

@@ -3,16 +3,56 @@
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use bytes::Bytes;
+use serde_json::Value;
 use switchboard_hub::{Format, Target};
 use switchboard_protocol::api::{SendRequest, SendResult};
 use switchboard_protocol::payload::wrap_envelope;
+use switchboard_protocol::reply_to;
 use switchboard_transport::OutMessage;
 
 use super::{parse_ids, Failure};
 use crate::state::AppState;
 
+/// `send` to a `reply_to` handle, on every node: the handle's connection,
+/// or when no node has it any more, its user's connections.
+pub async fn to_reply_handle(state: &AppState, mut params: Value) -> Result<Value, Failure> {
+    let handle = params
+        .get("reply_to")
+        .and_then(Value::as_str)
+        .and_then(reply_to::decode)
+        .ok_or_else(|| {
+            Failure::bad_params("reply_to must be the reply_to string of an event, unchanged")
+        })?;
+    let Some(fields) = params.as_object_mut() else {
+        return Err(Failure::bad_params("expected a JSON object"));
+    };
+    fields.remove("reply_to");
+    if TARGETS.iter().any(|t| fields.contains_key(*t)) {
+        return Err(Failure::bad_params(
+            "give reply_to alone, without connection, connections, endpoint, user or all",
+        ));
+    }
+    fields.insert("connection".into(), Value::from(handle.connection));
+    let first = Box::pin(super::run(state, "send", params.clone())).await?;
+    let delivered = first.get("delivered").and_then(Value::as_u64).unwrap_or(0);
+    let (Some(user), true) = (handle.user, delivered == 0) else {
+        return Ok(first);
+    };
+    if let Some(fields) = params.as_object_mut() {
+        fields.remove("connection");
+        fields.insert("user".into(), Value::from(user));
+    }
+    Box::pin(super::run(state, "send", params)).await
+}
+
+const TARGETS: [&str; 5] = ["connection", "connections", "endpoint", "user", "all"];
+
 /// Validates the request, encodes the payload once per format, fans it out.
 pub fn call(state: &AppState, request: SendRequest) -> Result<SendResult, Failure> {
+    if request.reply_to.is_some() {
+        // `run` resolves handles before a node-local call.
+        return Err(Failure::bad_params("give reply_to alone"));
+    }
     let ids = parse_ids(request.connections.as_deref().unwrap_or_default());
     let one = request
         .connection

@@ -10,7 +10,10 @@ use switchboard_transport::{close, CloseFrame, Handler, Message, OutMessage, Out
 
 use crate::auth::raw::{RawAuth, Seen};
 use crate::channels::ChannelsSession;
+use crate::endpoint::Endpoint;
 use crate::limits::{MessageLimiter, Verdict};
+use crate::state::AppState;
+use std::sync::atomic::Ordering;
 
 /// `raw`: every message becomes a `message` event for the sinks.
 pub struct RawHandler {
@@ -28,8 +31,16 @@ pub struct RawGuard {
     /// The first-message credential, refresh and expiry.
     auth: Option<RawAuth>,
     limiter: Option<MessageLimiter>,
+    /// Set when a sink of this endpoint can be busy (`busy_backlog`).
+    busy: Option<BusyCheck>,
     /// For error replies.
     outbound: Outbound,
+}
+
+/// What a message checks to refuse itself while a sink is busy.
+pub struct BusyCheck {
+    pub state: AppState,
+    pub endpoint: Arc<Endpoint>,
 }
 
 impl RawGuard {
@@ -37,12 +48,14 @@ impl RawGuard {
     pub fn new(
         auth: Option<RawAuth>,
         limiter: Option<MessageLimiter>,
+        busy: Option<BusyCheck>,
         outbound: &Outbound,
     ) -> Option<Box<Self>> {
-        (auth.is_some() || limiter.is_some()).then(|| {
+        (auth.is_some() || limiter.is_some() || busy.is_some()).then(|| {
             Box::new(RawGuard {
                 auth,
                 limiter,
+                busy,
                 outbound: outbound.clone(),
             })
         })
@@ -70,12 +83,32 @@ impl RawGuard {
                 Verdict::Close(frame) => return Err(frame),
             }
         }
-        match &mut self.auth {
-            Some(auth) => Ok(matches!(auth.on_message(info, message).await?, Seen::Data)),
-            None => Ok(true),
+        let data = match &mut self.auth {
+            Some(auth) => matches!(auth.on_message(info, message).await?, Seen::Data),
+            None => true,
+        };
+        if let (true, Some(check)) = (data, &self.busy) {
+            if check
+                .state
+                .sinks
+                .busy_for(&check.endpoint.config.path)
+                .is_some()
+            {
+                check
+                    .endpoint
+                    .counters
+                    .busy_messages
+                    .fetch_add(1, Ordering::Relaxed);
+                let _ = self.outbound.send(OutMessage::text(BUSY));
+                return Ok(false);
+            }
         }
+        Ok(data)
     }
 }
+
+/// What a raw client gets for a message while a sink is busy.
+const BUSY: &str = r#"{"type":"error","error":"busy","message":"the backend is busy; this message was not taken, send it again later"}"#;
 
 /// What a raw client gets for a message over its rate limit.
 const RATE_LIMITED: &str = r#"{"type":"error","error":"rate_limited","message":"too many messages; this one was dropped"}"#;

@@ -120,16 +120,29 @@ impl Session {
             outbound = outbound.with_overflow_close(slow.code, slow.reason);
         }
 
-        if !ep.try_reserve() {
-            ep.counters.reject(RejectReason::Capacity);
-            tracing::info!("refused: endpoint at max_connections");
+        let busy = state.sinks.busy_for(&ep.config.path);
+        if busy.is_some() || !ep.try_reserve() {
+            let (reason, kind, message) = match busy {
+                Some(sink) => {
+                    tracing::info!(
+                        sink = sink.name(),
+                        "refused: a sink's backlog is above busy_backlog"
+                    );
+                    (RejectReason::Busy, "busy", "backend busy, try again later")
+                }
+                None => {
+                    tracing::info!("refused: endpoint at max_connections");
+                    (RejectReason::Capacity, "capacity", "server at capacity")
+                }
+            };
+            ep.counters.reject(reason);
             let error = ErrorInfo {
-                kind: "capacity".into(),
-                message: "server at capacity".into(),
+                kind: kind.into(),
+                message: message.into(),
                 close_code: Some(code::TRY_AGAIN_LATER),
             };
             state.bus.emit(Event::error(self.info.clone(), error));
-            outbound.close(CloseFrame::new(code::TRY_AGAIN_LATER, "server at capacity"));
+            outbound.close(CloseFrame::new(code::TRY_AGAIN_LATER, message));
             let live = Live {
                 handler: ModeHandler::Refused(Refused),
                 registration: None,
@@ -187,6 +200,12 @@ impl Session {
                         )
                     }),
                     ep.message_limiter(),
+                    state.sinks.may_be_busy(&ep.config.path).then(|| {
+                        crate::ws::handlers::BusyCheck {
+                            state: state.clone(),
+                            endpoint: ep.clone(),
+                        }
+                    }),
                     &outbound,
                 ),
             }),

@@ -1,0 +1,162 @@
+//! The webhook sink: events POSTed to a URL, signed, retried, and the
+//! response's answers carried out (see `docs/WEBHOOKS.md`).
+
+mod answer;
+mod sign;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
+use switchboard_config::WebhookConfig;
+use switchboard_protocol::event::Event;
+
+pub use answer::{parse as parse_answers, Answer, Responder};
+pub use sign::signature;
+
+use crate::durable::{Failure, Target};
+
+/// A webhook target.
+pub struct Webhook {
+    client: reqwest::Client,
+    url: String,
+    secret: Vec<u8>,
+    batched: bool,
+    responder: Option<Arc<dyn Responder>>,
+}
+
+/// Headers the sink sets.
+pub mod headers {
+    /// The event id (a batch: the first id, `+`, and how many follow).
+    pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+    /// Unix seconds when the request was signed.
+    pub const TIMESTAMP: &str = "x-switchboard-timestamp";
+    /// `sha256=<hex>`, see [`super::signature`].
+    pub const SIGNATURE: &str = "x-switchboard-signature";
+    /// The event type (single events only).
+    pub const EVENT: &str = "x-switchboard-event";
+}
+
+impl Webhook {
+    /// A target for `config`; `responder` carries out the answers when
+    /// `config.replies` is on.
+    pub fn new(
+        config: &WebhookConfig,
+        responder: Option<Arc<dyn Responder>>,
+    ) -> Result<Webhook, String> {
+        let mut extra = HeaderMap::new();
+        for (name, value) in &config.headers {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
+            let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
+            extra.insert(name, value);
+        }
+        extra.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let client = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .default_headers(extra)
+            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Webhook {
+            client,
+            url: config.url.clone(),
+            secret: config.secret.as_bytes().to_vec(),
+            batched: config.delivery.batch_size > 1,
+            responder: responder.filter(|_| config.replies),
+        })
+    }
+
+    fn body(&self, batch: &[Arc<Event>]) -> Vec<u8> {
+        // Serialising our own types cannot fail.
+        if self.batched {
+            serde_json::to_vec(batch).unwrap_or_default()
+        } else {
+            serde_json::to_vec(batch[0].as_ref()).unwrap_or_default()
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Target for Webhook {
+    async fn send(&mut self, batch: &[Arc<Event>]) -> Result<(), Failure> {
+        let Some(first) = batch.first() else {
+            return Ok(());
+        };
+        let body = self.body(batch);
+        let timestamp = unix_now();
+        let key = if batch.len() == 1 {
+            first.id.clone()
+        } else {
+            format!("{}+{}", first.id, batch.len() - 1)
+        };
+        let mut request = self
+            .client
+            .post(&self.url)
+            .header(headers::IDEMPOTENCY_KEY, key)
+            .header(headers::TIMESTAMP, timestamp);
+        if !self.batched {
+            let kind = serde_json::to_value(first.event).ok();
+            if let Some(kind) = kind.as_ref().and_then(|k| k.as_str()) {
+                request = request.header(headers::EVENT, kind);
+            }
+        }
+        if !self.secret.is_empty() {
+            request = request.header(
+                headers::SIGNATURE,
+                signature(&self.secret, timestamp, &body),
+            );
+        }
+        let response = request.body(body).send().await.map_err(|err| Failure {
+            message: describe(&err),
+            retry: true,
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            let retry =
+                status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
+            return Err(Failure {
+                message: format!("HTTP {status}"),
+                retry,
+            });
+        }
+        let Some(responder) = &self.responder else {
+            return Ok(());
+        };
+        // The events are delivered; a body that cannot be read only loses the answers.
+        let body = response.bytes().await.unwrap_or_default();
+        for (event, answer) in batch.iter().zip(parse_answers(&body, batch.len())) {
+            if let Some(answer) = answer.filter(|a| !a.is_empty()) {
+                responder.answer(event, answer);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A transport error in a few words (reqwest's own text names the URL and
+/// nests sources; the status and dead letters show this one).
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut cause = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        source = inner.source();
+    }
+    if cause.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {cause}")
+    }
+}
