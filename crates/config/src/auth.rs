@@ -126,6 +126,8 @@ pub enum AuthMode {
     Jwt,
     /// One of the endpoint's `api_keys`; its `name` is the user.
     ApiKey,
+    /// The backend at `proxy.connect_url` decides, and names the user.
+    Proxy,
 }
 
 /// Where a client's credential is looked for.

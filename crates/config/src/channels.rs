@@ -241,6 +241,12 @@ namespace_options! {
     /// never returns does not stay forever.
     #[serde(rename = "offline_queue_ttl_ms", with = "crate::duration::millis")]
     offline_queue_ttl: Duration = Duration::ZERO,
+    /// Ask the backend (`proxy.subscribe_url`) whether a client may
+    /// subscribe, after the checks above passed. Default false.
+    proxy_subscribe: bool = false,
+    /// Ask the backend (`proxy.publish_url`) whether a client may publish
+    /// (and with what data), after the checks above passed. Default false.
+    proxy_publish: bool = false,
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ mod load;
 mod model;
 mod nets;
 mod path;
+mod proxy;
 mod sinks;
 mod sources;
 mod validate;
@@ -57,6 +58,7 @@ pub use model::{
     HeartbeatConfig, HeartbeatMode, LogConfig, LogFormat, Mode, OverflowPolicy, ServerConfig,
     TlsConfig, DEFAULT_WELCOME_MESSAGE,
 };
+pub use proxy::{OnError, ProxyConfig};
 pub use sinks::{
     Delivery, RedisStreamConfig, SinksConfig, StdoutSinkConfig, WebhookConfig, EVENT_TYPES,
 };

@@ -65,6 +65,7 @@ impl Config {
         }
         shown.auth = shown.auth.redacted();
         shown.broker = shown.broker.redacted();
+        crate::auth::redact(&mut shown.proxy.secret);
         for webhook in &mut shown.sinks.webhooks {
             crate::auth::redact(&mut webhook.secret);
         }

@@ -41,6 +41,8 @@ pub struct Config {
     pub endpoints: Vec<EndpointConfig>,
     /// Where received events go (`[sinks]`).
     pub sinks: SinksConfig,
+    /// The backend asked on connect, subscribe, publish and RPC (`[proxy]`).
+    pub proxy: crate::ProxyConfig,
     /// Logging (`[log]`).
     pub log: LogConfig,
     /// The channels mode: limits, pings and namespaces (`[channels]`). Used
@@ -63,6 +65,7 @@ impl Default for Config {
                 ..EndpointConfig::default()
             }],
             sinks: SinksConfig::default(),
+            proxy: crate::ProxyConfig::default(),
             log: LogConfig::default(),
             channels: ChannelsConfig::default(),
             broker: BrokerConfig::default(),
@@ -354,6 +357,9 @@ pub struct EndpointConfig {
     /// Abuse limits (`[endpoints.limits]`). Default: none beyond
     /// `max_connections` and `max_message_size`.
     pub limits: EndpointLimits,
+    /// A JSON Schema file that every inbound message must satisfy before
+    /// it becomes an event; read at start. Default empty: no schema.
+    pub message_schema_file: String,
 }
 
 impl Default for EndpointConfig {
@@ -378,6 +384,7 @@ impl Default for EndpointConfig {
             subprotocols: Vec::new(),
             auth: EndpointAuth::default(),
             limits: EndpointLimits::default(),
+            message_schema_file: String::new(),
         }
     }
 }

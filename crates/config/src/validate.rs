@@ -80,6 +80,7 @@ impl Config {
         check_log_level(&self.log.level)?;
         validate_channels(&self.channels)?;
         self.validate_auth()?;
+        self.validate_proxy()?;
         validate_broker(&self.broker)
     }
 

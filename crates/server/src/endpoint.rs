@@ -60,6 +60,8 @@ pub struct EndpointCounters {
     pub rejected_busy: AtomicU64,
     /// Client messages answered `busy` because a sink was busy.
     pub busy_messages: AtomicU64,
+    /// Client messages refused by `message_schema_file`.
+    pub invalid_messages: AtomicU64,
     /// Client messages refused by the rate limits.
     pub rate_limited: Arc<AtomicU64>,
     /// Channels commands refused: permission (103), subscriptions per
@@ -138,6 +140,49 @@ pub struct Endpoint {
     pub per_ip: Arc<PerIp>,
     /// Message rates of its users.
     pub user_rates: Arc<UserRates>,
+    /// `message_schema_file`, compiled.
+    pub schema: Option<Arc<jsonschema::Validator>>,
+}
+
+/// `message_schema_file` cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[error("endpoints[{index}].message_schema_file = {path:?}: {problem}; fix: point it at a JSON Schema file (draft 2020-12, 2019-09, 7, 6 or 4)")]
+pub struct SchemaError {
+    index: usize,
+    path: String,
+    problem: String,
+}
+
+/// Reads and compiles endpoint `index`'s message schema, if it has one.
+pub fn load_schema(
+    index: usize,
+    config: &EndpointConfig,
+) -> Result<Option<Arc<jsonschema::Validator>>, SchemaError> {
+    let path = &config.message_schema_file;
+    if path.is_empty() {
+        return Ok(None);
+    }
+    let fail = |problem: String| SchemaError {
+        index,
+        path: path.clone(),
+        problem,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+    let schema: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| fail(format!("not JSON: {e}")))?;
+    let validator =
+        jsonschema::validator_for(&schema).map_err(|e| fail(format!("not a valid schema: {e}")))?;
+    Ok(Some(Arc::new(validator)))
+}
+
+/// Why a message does not satisfy the schema: the JSON pointer of the
+/// failing part and what is wrong there.
+pub fn schema_violation(
+    schema: &jsonschema::Validator,
+    message: &serde_json::Value,
+) -> Option<(String, String)> {
+    let error = schema.validate(message).err()?;
+    Some((error.instance_path().to_string(), error.to_string()))
 }
 
 impl Endpoint {
@@ -192,6 +237,7 @@ impl Endpoint {
             keys,
             per_ip: Arc::default(),
             user_rates: Arc::default(),
+            schema: None,
         }
     }
 

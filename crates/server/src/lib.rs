@@ -19,6 +19,7 @@ mod limits;
 mod listener;
 mod metrics;
 mod nodes;
+mod proxy;
 mod reply;
 mod router;
 mod server;

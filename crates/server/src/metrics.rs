@@ -252,6 +252,16 @@ pub fn render(state: &AppState) -> String {
         ),
         |c| get(&c.busy_messages),
     );
+    by_endpoint(
+        &mut t,
+        eps,
+        (
+            "messages_invalid_total",
+            "counter",
+            "Client messages refused because they do not satisfy the endpoint's message_schema_file.",
+        ),
+        |c| get(&c.invalid_messages),
+    );
     t.family(
         "broker_up",
         "gauge",

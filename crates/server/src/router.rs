@@ -13,13 +13,14 @@ use switchboard_protocol::api::{code, ApiError};
 use crate::state::AppState;
 use crate::{api, health, metrics, reply, ws};
 
-/// Routes: each endpoint path, `/api/{method}`, `/healthz`, `/readyz`,
-/// `/metrics`; anything else is a JSON 404.
+/// Routes: each endpoint path, `/api/{method}`, `/api/openapi.json`,
+/// `/healthz`, `/readyz`, `/metrics`; anything else is a JSON 404.
 pub fn build(state: AppState) -> Router {
     let mut router = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(metrics::scrape))
+        .route("/api/openapi.json", get(api::openapi))
         .route("/api/{method}", post(api::call));
     for endpoint in &state.endpoints {
         let (state, endpoint) = (state.clone(), endpoint.clone());

@@ -48,6 +48,12 @@ pub enum StartError {
     /// The TLS certificate or key (`[server.tls]`) cannot be used.
     #[error("cannot use {0}")]
     Tls(#[from] TlsError),
+    /// An endpoint's `message_schema_file` cannot be used.
+    #[error(transparent)]
+    Schema(#[from] crate::endpoint::SchemaError),
+    /// The backend proxy (`[proxy]`) cannot be used.
+    #[error("cannot use [proxy]: {0}")]
+    Proxy(String),
     /// A webhook or stream sink (`[sinks]`) could not be started.
     #[error(transparent)]
     Sinks(#[from] crate::sinks::SinkSetupError),
@@ -113,6 +119,14 @@ impl ServerBuilder {
         let config = self.config;
         config.validate()?;
         let verifier = Arc::new(Verifier::from_config(&config)?);
+        let mut endpoints = Vec::new();
+        for (i, e) in config.endpoints.iter().enumerate() {
+            let schema = crate::endpoint::load_schema(i, e)?;
+            endpoints.push(Arc::new(Endpoint {
+                schema,
+                ..Endpoint::new(e.clone())
+            }));
+        }
         let tls = config.server.tls.as_ref().map(Tls::new).transpose()?;
         let addr = config.server.bind;
         let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind {
@@ -144,13 +158,8 @@ impl ServerBuilder {
         }
         let replies = Arc::new(crate::sinks::Replies::default());
         let sinks = crate::sinks::Sinks::start(&config.sinks, &bus, replies.clone())?;
+        let proxy = crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?;
         let root = CancellationToken::new();
-        let endpoints = config
-            .endpoints
-            .iter()
-            .cloned()
-            .map(|e| Arc::new(Endpoint::new(e)))
-            .collect();
         let backends =
             brokers::connect(&config.broker)
                 .await
@@ -201,6 +210,7 @@ impl ServerBuilder {
             broker_metrics,
             bus,
             sinks,
+            proxy,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),
             node_uid: uuid::Uuid::new_v4().to_string(),

@@ -60,6 +60,8 @@ pub struct Shared {
     pub bus: EventBus,
     /// The webhook and Redis stream sinks (status, dead letters, admission).
     pub sinks: Sinks,
+    /// The backend asked on connect, subscribe, publish and RPC (`[proxy]`).
+    pub proxy: Option<crate::proxy::Proxy>,
     /// Shutdown state.
     pub lifecycle: Lifecycle,
     /// When the server started.

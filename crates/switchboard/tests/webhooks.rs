@@ -450,3 +450,72 @@ async fn reply_to_reaches_the_connection_then_its_user() {
         .await;
     assert_eq!(both["error"]["code"], 107, "{both}");
 }
+
+#[tokio::test]
+async fn messages_that_break_the_schema_are_refused_and_never_reach_the_workflow() {
+    let target = HookTarget::start(0, vec![], Plan::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("message.json");
+    std::fs::write(
+        &schema,
+        json!({
+            "type": "object",
+            "required": ["n"],
+            "properties": {"n": {"type": "integer", "minimum": 0}, "tags": {"type": "array", "items": {"type": "string"}}}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let config = hook_config(&target.url(), dir.path(), "", "").replace(
+        "welcome = false",
+        &format!(
+            "welcome = false\nmessage_schema_file = \"{}\"",
+            schema.display()
+        ),
+    );
+    let server = TestServer::start(&config).await;
+    let mut client = server.connect("/ws").await;
+    for (bad, path) in [
+        (json!({"n": -1}), "/n"),
+        (json!({"n": 1, "tags": ["a", 2]}), "/tags/1"),
+        (json!({"m": 1}), ""),
+    ] {
+        send_text(&mut client, &bad.to_string()).await;
+        let refused = json_of(next_message(&mut client).await);
+        assert_eq!(refused["error"], "invalid_message", "{refused}");
+        assert_eq!(refused["path"], path, "{refused}");
+    }
+    send_text(&mut client, "not json").await;
+    assert_eq!(
+        json_of(next_message(&mut client).await)["error"],
+        "invalid_message"
+    );
+    send_numbered(&mut client, 7..8).await;
+    assert_eq!(numbers(&target.wait_events(1).await), [7]);
+    let metrics = server.metrics().await;
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"switchboard_messages_invalid_total{endpoint="/ws"}"#
+        ),
+        4
+    );
+    assert_eq!(
+        target.events().len(),
+        1,
+        "only the valid message reached the target"
+    );
+
+    // A schema file that is not JSON stops the server from starting, naming the key.
+    std::fs::write(&schema, "{nope").unwrap();
+    let err = switchboard::Server::builder()
+        .config(common::config(&config))
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("endpoints[0].message_schema_file"),
+        "{err}"
+    );
+}

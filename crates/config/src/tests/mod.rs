@@ -9,6 +9,7 @@ mod env_errors;
 mod file_errors;
 mod layering;
 mod roundtrip;
+mod sinks;
 mod validation_errors;
 
 use crate::{CliOverrides, Config, ConfigError};

@@ -33,6 +33,7 @@ fn everything_set() -> Config {
         endpoints: vec![
             EndpointConfig {
                 path: "/a".into(),
+                message_schema_file: "schemas/a.json".into(),
                 mode: Mode::Echo,
                 max_connections: 7,
                 max_message_size: 125,
@@ -87,6 +88,17 @@ fn everything_set() -> Config {
                 ..EndpointConfig::default()
             },
         ],
+        proxy: ProxyConfig {
+            connect_url: "http://backend/connect".into(),
+            subscribe_url: "http://backend/subscribe".into(),
+            publish_url: "https://backend/publish".into(),
+            rpc_url: "http://backend/rpc".into(),
+            timeout: Duration::from_millis(750),
+            cache_ttl: Duration::from_millis(30_000),
+            on_error: OnError::Allow,
+            secret: "proxy-secret".into(),
+            headers: [("X-Env".to_string(), "test".to_string())].into(),
+        },
         sinks: SinksConfig {
             stdout: StdoutSinkConfig {
                 enabled: false,
@@ -195,6 +207,8 @@ fn every_option_set() -> NamespaceOptions {
         max_subscribers: 3,
         offline_queue_size: 9,
         offline_queue_ttl: Duration::from_millis(5),
+        proxy_subscribe: true,
+        proxy_publish: true,
     }
 }
 

@@ -20,6 +20,6 @@ pub use command::{
 };
 pub use reply::{
     ClientInfoWire, ConnectResult, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublicationWire, Push, RefreshResult, Reply, ReplyError, SubRefreshResult, SubscribeResult,
-    UnsubscribePush,
+    PublicationWire, Push, RefreshResult, Reply, ReplyError, RpcResult, SubRefreshResult,
+    SubscribeResult, UnsubscribePush,
 };

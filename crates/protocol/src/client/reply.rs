@@ -135,6 +135,14 @@ pub struct ConnectResult<'a> {
     pub node: &'a str,
 }
 
+/// `rpc` result: the backend's data.
+#[derive(Debug, Clone, Serialize)]
+pub struct RpcResult<'a> {
+    /// What the backend answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<&'a RawValue>,
+}
+
 /// `refresh` result.
 #[derive(Debug, Clone, Serialize)]
 pub struct RefreshResult<'a> {
@@ -221,6 +229,8 @@ pub enum Reply<'a> {
     Refresh(RefreshResult<'a>),
     /// `sub_refresh`.
     SubRefresh(SubRefreshResult),
+    /// `rpc`.
+    Rpc(RpcResult<'a>),
 }
 
 impl Reply<'_> {
@@ -249,6 +259,7 @@ impl Reply<'_> {
             Reply::Ping => map.serialize_entry("ping", &empty)?,
             Reply::Refresh(r) => map.serialize_entry("refresh", r)?,
             Reply::SubRefresh(r) => map.serialize_entry("sub_refresh", r)?,
+            Reply::Rpc(r) => map.serialize_entry("rpc", r)?,
         }
         map.end()
     }

@@ -70,6 +70,15 @@ impl Failure {
     }
 }
 
+/// The OpenAPI document of the whole HTTP API (`GET /api/openapi.json`),
+/// checked against the real routes by the `api_openapi` tests.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> Response {
+    ([(http::header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
 /// The `/api/{method}` route.
 pub async fn call(
     State(state): State<AppState>,

@@ -34,6 +34,14 @@ fn unauthorized(message: impl Into<String>) -> Refusal {
     )
 }
 
+/// Who is knocking: what a backend proxy is told about the client.
+pub struct Who<'a> {
+    /// The connection id it will have.
+    pub client: String,
+    /// Its address.
+    pub remote_addr: &'a str,
+}
+
 /// Checks the credential a handshake carries, as the endpoint's
 /// `[endpoints.auth]` says.
 pub async fn admit(
@@ -41,10 +49,18 @@ pub async fn admit(
     endpoint: &Endpoint,
     headers: &HeaderMap,
     query: Option<&str>,
+    who: Who<'_>,
 ) -> Result<Admission, Refusal> {
     let auth = &endpoint.config.auth;
-    if auth.mode == AuthMode::None {
-        return Ok(Admission::default());
+    match auth.mode {
+        AuthMode::None => return Ok(Admission::default()),
+        // Channels clients are asked about at their `connect` command,
+        // which carries the SDK's `data` and token.
+        AuthMode::Proxy if endpoint.config.mode == switchboard_config::Mode::Channels => {
+            return Ok(Admission::default())
+        }
+        AuthMode::Proxy => return ask_proxy(state, endpoint, headers, query, who).await,
+        AuthMode::Jwt | AuthMode::ApiKey => {}
     }
     let Some((credential, source)) = extract::credential(headers, query, auth) else {
         if auth.accepts(TokenSource::Connect) {
@@ -68,6 +84,62 @@ pub async fn admit(
     })
 }
 
+/// A raw client on a `proxy` endpoint: the backend gets the handshake's
+/// headers that identify a client and decides.
+async fn ask_proxy(
+    state: &AppState,
+    endpoint: &Endpoint,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    who: Who<'_>,
+) -> Result<Admission, Refusal> {
+    use crate::proxy::{self, Kind, Verdict};
+    let Some(backend) = state.proxy.as_ref() else {
+        return Err(unauthorized("no proxy.connect_url to ask"));
+    };
+    let mut request = proxy::base_request(&who.client, "raw");
+    request.insert("endpoint".into(), endpoint.config.path.clone().into());
+    request.insert("remote_addr".into(), who.remote_addr.into());
+    let mut forwarded = serde_json::Map::new();
+    for name in FORWARDED_HEADERS {
+        if let Some(value) = headers.get(name).and_then(|v| v.to_str().ok()) {
+            forwarded.insert(name.to_owned(), value.into());
+        }
+    }
+    request.insert("headers".into(), forwarded.into());
+    if let Some(query) = query {
+        request.insert("query".into(), query.into());
+    }
+    match backend.ask(Kind::Connect, request.into()).await {
+        Verdict::Allow(result) => Ok(Admission {
+            identity: Some(Box::new(proxy::identity(&result))),
+            pending: false,
+            source: None,
+        }),
+        Verdict::Deny { code, message } if code == proxy::UNAVAILABLE => Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::new(code, message),
+        )),
+        Verdict::Deny { code, message } => {
+            Err((StatusCode::FORBIDDEN, ApiError::new(code, message)))
+        }
+        Verdict::Disconnect { code, reason } => Err((
+            StatusCode::FORBIDDEN,
+            ApiError::new(u32::from(code), reason),
+        )),
+    }
+}
+
+/// Handshake headers a backend proxy is shown.
+const FORWARDED_HEADERS: [&str; 6] = [
+    "authorization",
+    "cookie",
+    "origin",
+    "user-agent",
+    "x-api-key",
+    "sec-websocket-protocol",
+];
+
 /// Checks a credential (from the handshake or a first message) with the
 /// endpoint's mode.
 pub async fn verify(
@@ -81,8 +153,11 @@ pub async fn verify(
             .find(credential)
             .map(|(name, _)| Identity::named(name))
             .ok_or(TokenError::Invalid("unknown key")),
-        // `none` verifies tokens too: a channels connect token is optional there.
-        AuthMode::Jwt | AuthMode::None => state.verifier.connect_token(credential).await,
+        // `none` verifies tokens too: a channels connect token is optional
+        // there. `proxy` endpoints never get here (the backend decides).
+        AuthMode::Jwt | AuthMode::None | AuthMode::Proxy => {
+            state.verifier.connect_token(credential).await
+        }
     }
 }
 

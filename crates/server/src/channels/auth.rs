@@ -12,6 +12,9 @@ use switchboard_protocol::event::ConnectionInfo;
 use switchboard_transport::CloseFrame;
 
 use switchboard_auth::{Identity, TokenError};
+
+use super::backend::{json_of, result_data};
+use crate::proxy::Kind;
 use switchboard_config::AuthMode;
 
 use super::session::{close, ChannelsSession};
@@ -56,7 +59,23 @@ impl ChannelsSession {
             return Err(close(disconnect::BAD_REQUEST));
         }
         let from_handshake = self.identity.take();
-        let identity = if req.token.is_empty() {
+        let mut backend_data = None;
+        let identity = if self.endpoint.config.auth.mode == AuthMode::Proxy {
+            let mut fields = serde_json::Map::new();
+            fields.insert("name".into(), req.name.into());
+            fields.insert("version".into(), req.version.into());
+            if let Some(data) = json_of(req.data.as_deref()) {
+                fields.insert("data".into(), data);
+            }
+            if !req.token.is_empty() {
+                fields.insert("token".into(), req.token.into());
+            }
+            let Some(result) = self.ask_backend(id, Kind::Connect, fields).await else {
+                return Ok(());
+            };
+            backend_data = result_data(&result);
+            Some(crate::proxy::identity(&result))
+        } else if req.token.is_empty() {
             if from_handshake.is_none() {
                 let required = self.endpoint.config.auth.mode != AuthMode::None;
                 if required || !self.state.config.channels.allow_anonymous {
@@ -102,7 +121,7 @@ impl ChannelsSession {
             version: env!("CARGO_PKG_VERSION"),
             expires: expires_at.is_some(),
             ttl: ttl(expires_at),
-            data: None,
+            data: backend_data.as_deref(),
             subs: BTreeMap::new(),
             ping: config.ping_interval.as_secs().max(1) as u32,
             pong: true,

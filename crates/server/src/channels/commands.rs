@@ -5,21 +5,25 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use serde_json::{Map, Value};
 use switchboard_auth::{SubscriptionGrant, TokenError};
 use switchboard_broker::{ClientInfo, HistoryQuery, StreamPosition};
 use switchboard_hub::channels::{client_info_wire, publication_wire, subscribe_result};
 use switchboard_hub::{ChannelError, Subscribed, SubscriberRef};
 use switchboard_protocol::client::{
     error, ChannelRequest, HistoryRequest, HistoryResult, PresenceResult, PresenceStatsResult,
-    PublishRequest, Reply, ReplyError, RpcRequest, SendRequest, SubRefreshRequest,
+    PublishRequest, Reply, ReplyError, RpcRequest, RpcResult, SendRequest, SubRefreshRequest,
     SubRefreshResult, SubscribeRequest,
 };
 use switchboard_protocol::event::Event;
 use switchboard_protocol::payload;
 use switchboard_transport::OutMessage;
 
+use super::backend::{json_of, result_data};
 use super::permissions::Operation;
 use super::session::ChannelsSession;
+use crate::endpoint::schema_violation;
+use crate::proxy::Kind;
 
 /// The protocol error for a refused channel operation.
 pub(super) fn reply_error(err: &ChannelError) -> ReplyError {
@@ -105,6 +109,20 @@ impl ChannelsSession {
         };
         if !self.may(&channel, Operation::Subscribe, grant.is_some()) {
             return self.fail(id, reply_error(&ChannelError::PermissionDenied));
+        }
+        if self.proxied(&channel, Kind::Subscribe) {
+            let mut fields = Map::new();
+            fields.insert("channel".into(), Value::from(channel.as_str()));
+            if !req.token.is_empty() {
+                fields.insert("token".into(), Value::from(req.token.as_str()));
+            }
+            if self
+                .ask_backend(id, Kind::Subscribe, fields)
+                .await
+                .is_none()
+            {
+                return;
+            }
         }
         // A subscription token's `info` is this subscription's channel info.
         let info = match grant.as_ref().and_then(|g| g.info.clone()) {
@@ -192,7 +210,22 @@ impl ChannelsSession {
         if !self.may(&req.channel, Operation::Publish, false) {
             return self.fail(id, reply_error(&ChannelError::PermissionDenied));
         }
-        let data = Bytes::copy_from_slice(req.data.get().as_bytes());
+        let mut data = Bytes::copy_from_slice(req.data.get().as_bytes());
+        if self.proxied(&req.channel, Kind::Publish) {
+            let mut fields = Map::new();
+            fields.insert("channel".into(), Value::from(req.channel.as_str()));
+            fields.insert(
+                "data".into(),
+                json_of(Some(&req.data)).unwrap_or(Value::Null),
+            );
+            let Some(result) = self.ask_backend(id, Kind::Publish, fields).await else {
+                return;
+            };
+            // The backend may publish other data than the client sent.
+            if let Some(replaced) = result_data(&result) {
+                data = Bytes::copy_from_slice(replaced.get().as_bytes());
+            }
+        }
         let published = self
             .state
             .channels
@@ -293,24 +326,61 @@ impl ChannelsSession {
     pub(super) fn send(&mut self, req: SendRequest) {
         let text = req.data.as_ref().map_or("null", |d| d.get());
         let decoded = payload::decode_text(text);
+        // `send` has no reply to carry the error: counted and logged.
+        if let Some((path, problem)) = self.violation(&decoded.message) {
+            tracing::debug!(%path, %problem, "send refused by message_schema_file");
+            return;
+        }
         self.state
             .bus
             .emit(Event::message(self.conn.clone(), decoded));
     }
 
-    /// `rpc`: forwarded to the sinks as an `rpc` event. No backend can
-    /// answer yet, so the caller is told the call is not available.
-    pub(super) fn rpc(&mut self, id: u32, req: RpcRequest) {
+    /// Where `message` breaks the endpoint's `message_schema_file` (counted).
+    fn violation(&self, message: &Value) -> Option<(String, String)> {
+        let found = schema_violation(self.endpoint.schema.as_deref()?, message)?;
+        self.endpoint
+            .counters
+            .invalid_messages
+            .fetch_add(1, Ordering::Relaxed);
+        Some(found)
+    }
+
+    /// `rpc`: an `rpc` event for the sinks, and the answer of the backend
+    /// at `proxy.rpc_url` (error 108 when there is none).
+    pub(super) async fn rpc(&mut self, id: u32, req: RpcRequest) {
         let text = req.data.as_ref().map_or("null", |d| d.get());
-        let event = Event::rpc(
-            self.conn.clone(),
-            req.method.clone(),
-            payload::decode_text(text),
-        );
+        let decoded = payload::decode_text(text);
+        if let Some((path, problem)) = self.violation(&decoded.message) {
+            let message = format!("invalid message at {path:?}: {problem}");
+            return self.fail(id, ReplyError::new(error::BAD_REQUEST, message));
+        }
+        let event = Event::rpc(self.conn.clone(), req.method.clone(), decoded);
         self.state.bus.emit(event);
-        self.fail(
+        if !self
+            .state
+            .proxy
+            .as_ref()
+            .is_some_and(|p| p.handles(Kind::Rpc))
+        {
+            let message = "no backend answers rpc (proxy.rpc_url)";
+            return self.fail(id, ReplyError::new(error::NOT_AVAILABLE, message));
+        }
+        let mut fields = Map::new();
+        fields.insert("method".into(), Value::from(req.method));
+        fields.insert(
+            "data".into(),
+            json_of(req.data.as_deref()).unwrap_or(Value::Null),
+        );
+        let Some(result) = self.ask_backend(id, Kind::Rpc, fields).await else {
+            return;
+        };
+        let data = result_data(&result);
+        self.reply(
             id,
-            ReplyError::new(error::NOT_AVAILABLE, "rpc has no backend to answer it yet"),
+            &Reply::Rpc(RpcResult {
+                data: data.as_deref(),
+            }),
         );
     }
 

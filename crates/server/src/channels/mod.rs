@@ -8,6 +8,7 @@
 //! - [`namespaces`]: channel options from the `[channels]` config.
 
 mod auth;
+mod backend;
 mod commands;
 pub mod keepalive;
 pub mod namespaces;

@@ -151,7 +151,7 @@ impl ChannelsSession {
             Method::History(req) => self.history(id, req).await,
             Method::Ping => self.reply(id, &Reply::Ping),
             Method::Send(req) => self.send(req),
-            Method::Rpc(req) => self.rpc(id, req),
+            Method::Rpc(req) => self.rpc(id, req).await,
             Method::Refresh(req) => self.refresh(id, req).await?,
             Method::SubRefresh(req) => self.sub_refresh(id, req).await,
         }

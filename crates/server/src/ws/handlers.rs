@@ -10,7 +10,7 @@ use switchboard_transport::{close, CloseFrame, Handler, Message, OutMessage, Out
 
 use crate::auth::raw::{RawAuth, Seen};
 use crate::channels::ChannelsSession;
-use crate::endpoint::Endpoint;
+use crate::endpoint::{schema_violation, Endpoint};
 use crate::limits::{MessageLimiter, Verdict};
 use crate::state::AppState;
 use std::sync::atomic::Ordering;
@@ -33,6 +33,8 @@ pub struct RawGuard {
     limiter: Option<MessageLimiter>,
     /// Set when a sink of this endpoint can be busy (`busy_backlog`).
     busy: Option<BusyCheck>,
+    /// The endpoint, when it has a `message_schema_file`.
+    schema: Option<Arc<Endpoint>>,
     /// For error replies.
     outbound: Outbound,
 }
@@ -49,13 +51,16 @@ impl RawGuard {
         auth: Option<RawAuth>,
         limiter: Option<MessageLimiter>,
         busy: Option<BusyCheck>,
+        schema: Option<Arc<Endpoint>>,
         outbound: &Outbound,
     ) -> Option<Box<Self>> {
-        (auth.is_some() || limiter.is_some() || busy.is_some()).then(|| {
+        let any = auth.is_some() || limiter.is_some() || busy.is_some() || schema.is_some();
+        any.then(|| {
             Box::new(RawGuard {
                 auth,
                 limiter,
                 busy,
+                schema,
                 outbound: outbound.clone(),
             })
         })
@@ -107,6 +112,34 @@ impl RawGuard {
     }
 }
 
+impl RawGuard {
+    /// False (and an error reply naming the failing path) when the message
+    /// does not satisfy the endpoint's schema.
+    fn valid(&self, message: &serde_json::Value) -> bool {
+        let Some(endpoint) = &self.schema else {
+            return true;
+        };
+        let Some(schema) = &endpoint.schema else {
+            return true;
+        };
+        let Some((path, problem)) = schema_violation(schema, message) else {
+            return true;
+        };
+        endpoint
+            .counters
+            .invalid_messages
+            .fetch_add(1, Ordering::Relaxed);
+        let reply = serde_json::json!({
+            "type": "error",
+            "error": "invalid_message",
+            "path": path,
+            "message": problem,
+        });
+        let _ = self.outbound.send(OutMessage::text(reply.to_string()));
+        false
+    }
+}
+
 /// What a raw client gets for a message while a sink is busy.
 const BUSY: &str = r#"{"type":"error","error":"busy","message":"the backend is busy; this message was not taken, send it again later"}"#;
 
@@ -131,6 +164,11 @@ impl Handler for RawHandler {
         } else {
             decoded
         };
+        if let Some(guard) = &self.guard {
+            if !guard.valid(&decoded.message) {
+                return Ok(());
+            }
+        }
         self.bus.emit(Event::message(self.info.clone(), decoded));
         Ok(())
     }

@@ -58,15 +58,21 @@ pub async fn upgrade(
         Ok(slot) => slot,
         Err((status, err)) => return reply::error(status, err),
     };
-    let admission =
-        match auth::admit(&state, &endpoint, request.headers(), request.uri().query()).await {
-            Ok(admission) => admission,
-            Err((status, err)) => {
-                endpoint.counters.reject(RejectReason::Auth);
-                tracing::debug!(reason = %err.message, "handshake refused");
-                return reply::error(status, err);
-            }
-        };
+    let id = ConnectionId::random();
+    let remote_addr = client_addr(peer, request.headers(), trusted);
+    let who = auth::handshake::Who {
+        client: id.to_string(),
+        remote_addr: &remote_addr,
+    };
+    let query = request.uri().query();
+    let admission = match auth::admit(&state, &endpoint, request.headers(), query, who).await {
+        Ok(admission) => admission,
+        Err((status, err)) => {
+            endpoint.counters.reject(RejectReason::Auth);
+            tracing::debug!(reason = %err.message, "handshake refused");
+            return reply::error(status, err);
+        }
+    };
 
     auth::handshake::choose_marker(&admission, request.headers(), &mut accepted);
     let headers = request.headers();
@@ -76,11 +82,10 @@ pub async fn upgrade(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let id = ConnectionId::random();
     let info = Arc::new(ConnectionInfo {
         id: id.to_string(),
         endpoint: endpoint.config.path.clone(),
-        remote_addr: client_addr(peer, headers, trusted),
+        remote_addr,
         user_agent: text(http::header::USER_AGENT),
         origin: text(http::header::ORIGIN),
         subprotocol: accepted.subprotocol.clone(),

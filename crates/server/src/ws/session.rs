@@ -206,6 +206,7 @@ impl Session {
                             endpoint: ep.clone(),
                         }
                     }),
+                    ep.schema.is_some().then(|| ep.clone()),
                     &outbound,
                 ),
             }),
