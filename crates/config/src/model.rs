@@ -360,6 +360,10 @@ pub struct EndpointConfig {
     /// A JSON Schema file that every inbound message must satisfy before
     /// it becomes an event; read at start. Default empty: no schema.
     pub message_schema_file: String,
+    /// Raw clients may ask for receipts: a JSON object message with a
+    /// string `receipt` field gets `accepted` (and `done`, `failed`)
+    /// messages back as sinks deliver it. Default false.
+    pub receipts: bool,
 }
 
 impl Default for EndpointConfig {
@@ -385,6 +389,7 @@ impl Default for EndpointConfig {
             auth: EndpointAuth::default(),
             limits: EndpointLimits::default(),
             message_schema_file: String::new(),
+            receipts: false,
         }
     }
 }

@@ -128,6 +128,10 @@ pub struct Event {
     /// A handle the server API accepts as a `send` target: it reaches this
     /// connection, or after it is gone, its user (see [`crate::reply_to`]).
     pub reply_to: String,
+    /// For `message`: the client's receipt tag, when it asked for a
+    /// receipt (endpoints with `receipts = true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
     /// When the event happened (RFC 3339 UTC, milliseconds).
     pub timestamp: String,
 }
@@ -137,6 +141,7 @@ impl Event {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             reply_to: crate::reply_to::encode(&connection.id, connection.user.as_deref()),
+            receipt: None,
             event,
             connection,
             message: None,

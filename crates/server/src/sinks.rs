@@ -9,7 +9,8 @@ use switchboard_config::SinksConfig;
 use switchboard_protocol::event::Event;
 use switchboard_sinks::durable::{self, DurableHandle};
 use switchboard_sinks::redis_stream::RedisStream;
-use switchboard_sinks::webhook::{Answer, Responder, Webhook};
+use switchboard_sinks::webhook::Webhook;
+use switchboard_sinks::{Answer, Responder};
 use switchboard_sinks::{EventBus, EventFilter, Store};
 
 use crate::state::{AppState, Shared};
@@ -54,7 +55,7 @@ impl Sinks {
                 key: format!("sinks.webhooks[{i}]"),
                 message,
             };
-            let target = Webhook::new(hook, Some(responder.clone())).map_err(setup)?;
+            let target = Webhook::new(hook).map_err(setup)?;
             let filter = EventFilter::new(&hook.endpoints, &hook.events);
             let started = durable::start(
                 &hook.name,
@@ -63,6 +64,7 @@ impl Sinks {
                 &store,
                 hook.delivery.clone(),
                 filter,
+                Some(responder.clone()),
             );
             handles.push(add(
                 bus,
@@ -84,6 +86,7 @@ impl Sinks {
                 &store,
                 stream.delivery.clone(),
                 filter,
+                Some(responder.clone()),
             );
             handles.push(add(
                 bus,
@@ -151,27 +154,65 @@ impl Replies {
     }
 }
 
-impl Responder for Replies {
-    fn answer(&self, event: &Arc<Event>, answer: Answer) {
+impl Replies {
+    /// Runs server API calls for `event`'s answer, in order, off the sink's task.
+    fn run(&self, calls: Vec<(&'static str, Value)>) {
         let Some(state) = self.state.get().and_then(Weak::upgrade) else {
             return;
         };
-        let reply_to = event.reply_to.clone();
         tokio::spawn(async move {
-            let mut calls: Vec<(&str, Value)> = Vec::new();
-            if let Some(data) = answer.reply {
-                calls.push(("send", json!({"reply_to": reply_to, "data": data})));
-            }
-            if let Some(text) = answer.reply_text {
-                calls.push(("send", json!({"reply_to": reply_to, "text": text})));
-            }
-            calls.extend(answer.send.into_iter().map(|params| ("send", params)));
-            calls.extend(answer.publish.into_iter().map(|params| ("publish", params)));
             for (method, params) in calls {
                 if let Err(failure) = crate::api::run(&state, method, params).await {
-                    tracing::warn!(method, error = %failure.to_json(), "a webhook answer could not be carried out");
+                    tracing::warn!(method, error = %failure.to_json(), "a sink answer could not be carried out");
                 }
             }
         });
+    }
+}
+
+/// A receipt for the client that sent `event`, through its `reply_to`.
+fn receipt(event: &Event, sink: &str, status: &str, extra: Value) -> Option<(&'static str, Value)> {
+    let tag = event.receipt.as_ref()?;
+    let mut data = json!({
+        "type": "receipt",
+        "receipt": tag,
+        "status": status,
+        "sink": sink,
+        "event_id": event.id,
+    });
+    if let (Some(data), Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    Some(("send", json!({"reply_to": event.reply_to, "data": data})))
+}
+
+impl Responder for Replies {
+    fn delivered(&self, sink: &str, event: &Arc<Event>, answer: Option<Answer>) {
+        let mut calls = Vec::new();
+        calls.extend(receipt(event, sink, "accepted", Value::Null));
+        let Some(answer) = answer else {
+            return self.run(calls);
+        };
+        if let Some(result) = answer.result {
+            calls.extend(receipt(event, sink, "done", json!({ "result": result })));
+        }
+        let reply_to = &event.reply_to;
+        if let Some(data) = answer.reply {
+            calls.push(("send", json!({"reply_to": reply_to, "data": data})));
+        }
+        if let Some(text) = answer.reply_text {
+            calls.push(("send", json!({"reply_to": reply_to, "text": text})));
+        }
+        calls.extend(answer.send.into_iter().map(|params| ("send", params)));
+        calls.extend(answer.publish.into_iter().map(|params| ("publish", params)));
+        self.run(calls);
+    }
+
+    fn failed(&self, sink: &str, event: &Arc<Event>, error: &str) {
+        self.run(
+            receipt(event, sink, "failed", json!({ "error": error }))
+                .into_iter()
+                .collect(),
+        );
     }
 }

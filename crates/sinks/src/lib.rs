@@ -7,6 +7,7 @@
 //! batches.
 #![deny(missing_docs)]
 
+mod answer;
 mod bus;
 pub mod durable;
 mod filter;
@@ -18,6 +19,7 @@ pub mod webhook;
 use std::future::Future;
 use std::sync::Arc;
 
+pub use answer::{Answer, Responder};
 pub use bus::{EventBus, EventStream, SinkStats};
 pub use filter::EventFilter;
 pub use json_lines::JsonLinesSink;

@@ -14,6 +14,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use switchboard_config::RedisStreamConfig;
 use switchboard_protocol::event::Event;
 
+use crate::answer::Answer;
 use crate::durable::{Failure, Target};
 
 /// A Redis stream target.
@@ -43,7 +44,7 @@ impl RedisStream {
 }
 
 impl Target for RedisStream {
-    async fn send(&mut self, batch: &[Arc<Event>]) -> Result<(), Failure> {
+    async fn send(&mut self, batch: &[Arc<Event>]) -> Result<Vec<Option<Answer>>, Failure> {
         let mut pipe = redis::pipe();
         for event in batch {
             let cmd = pipe.cmd("XADD").arg(&self.stream);
@@ -66,6 +67,7 @@ impl Target for RedisStream {
         }
         pipe.query_async::<()>(&mut self.conn)
             .await
+            .map(|()| Vec::new())
             .map_err(|err| Failure {
                 // A wrong-type key or a read-only replica will not heal by
                 // itself, but an operator can fix it: retrying keeps order.

@@ -519,3 +519,55 @@ async fn messages_that_break_the_schema_are_refused_and_never_reach_the_workflow
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn receipts_tell_the_client_its_message_reached_the_workflow() {
+    let done = json!({"result": {"order": 42}});
+    let target = HookTarget::start(0, vec![Plan::Json(done)], Plan::Status(422)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = hook_config(&target.url(), dir.path(), "", "max_attempts = 1")
+        .replace("welcome = false", "welcome = false\nreceipts = true");
+    let server = TestServer::start(&config).await;
+    let mut client = server.connect("/ws").await;
+    send_text(&mut client, r#"{"n": 1, "receipt": "r1"}"#).await;
+    let accepted = json_of(next_message(&mut client).await);
+    let event = &target.wait_events(1).await[0];
+    assert_eq!(
+        event["message"],
+        json!({"n": 1}),
+        "the tag is not part of the message"
+    );
+    assert_eq!(event["receipt"], "r1");
+    assert_eq!(
+        accepted,
+        json!({"type": "receipt", "receipt": "r1", "status": "accepted", "sink": "hook", "event_id": event["id"]})
+    );
+    let done = json_of(next_message(&mut client).await);
+    assert_eq!(
+        (done["status"].as_str(), done["result"].clone()),
+        (Some("done"), json!({"order": 42}))
+    );
+
+    // The next message is refused by the target: a `failed` receipt.
+    send_text(&mut client, r#"{"n": 2, "receipt": "r2"}"#).await;
+    let failed = json_of(next_message(&mut client).await);
+    assert_eq!(
+        (failed["receipt"].as_str(), failed["status"].as_str()),
+        (Some("r2"), Some("failed"))
+    );
+    assert!(
+        failed["error"].as_str().unwrap().contains("422"),
+        "{failed}"
+    );
+
+    // Without a tag, nothing comes back.
+    target.answer_with(Plan::Ok);
+    send_numbered(&mut client, 3..4).await;
+    target.wait_events(3).await;
+    send_text(&mut client, r#"{"n": 4, "receipt": "r4"}"#).await;
+    let next = json_of(next_message(&mut client).await);
+    assert_eq!(
+        next["receipt"], "r4",
+        "no receipt for the untagged message came first: {next}"
+    );
+}

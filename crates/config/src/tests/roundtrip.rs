@@ -34,6 +34,7 @@ fn everything_set() -> Config {
             EndpointConfig {
                 path: "/a".into(),
                 message_schema_file: "schemas/a.json".into(),
+                receipts: true,
                 mode: Mode::Echo,
                 max_connections: 7,
                 max_message_size: 125,

@@ -20,6 +20,8 @@ pub struct RawHandler {
     pub bus: EventBus,
     pub info: Arc<ConnectionInfo>,
     pub envelope: bool,
+    /// The endpoint has `receipts = true`.
+    pub receipts: bool,
     /// Auth and rate limits, on endpoints that have them. Boxed, so a
     /// connection of an endpoint without them pays one pointer.
     pub guard: Option<Box<RawGuard>>,
@@ -140,6 +142,21 @@ impl RawGuard {
     }
 }
 
+/// Takes the string `receipt` field out of a JSON object message (or, on
+/// envelope endpoints, out of the envelope): the workflow gets the message
+/// without it, and the event carries the tag.
+fn take_receipt(decoded: &mut payload::Decoded) -> Option<String> {
+    let holder = decoded.envelope.as_mut().unwrap_or(&mut decoded.message);
+    let fields = holder.as_object_mut()?;
+    if !fields.get("receipt")?.is_string() {
+        return None;
+    }
+    match fields.remove("receipt") {
+        Some(serde_json::Value::String(tag)) => Some(tag),
+        _ => None,
+    }
+}
+
 /// What a raw client gets for a message while a sink is busy.
 const BUSY: &str = r#"{"type":"error","error":"busy","message":"the backend is busy; this message was not taken, send it again later"}"#;
 
@@ -164,12 +181,20 @@ impl Handler for RawHandler {
         } else {
             decoded
         };
+        let mut decoded = decoded;
+        let receipt = if self.receipts {
+            take_receipt(&mut decoded)
+        } else {
+            None
+        };
         if let Some(guard) = &self.guard {
             if !guard.valid(&decoded.message) {
                 return Ok(());
             }
         }
-        self.bus.emit(Event::message(self.info.clone(), decoded));
+        let mut event = Event::message(self.info.clone(), decoded);
+        event.receipt = receipt;
+        self.bus.emit(event);
         Ok(())
     }
 }

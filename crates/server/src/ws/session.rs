@@ -188,6 +188,7 @@ impl Session {
                 bus: state.bus.clone(),
                 info: self.info.clone(),
                 envelope: ep.format() == switchboard_hub::Format::Envelope,
+                receipts: ep.config.receipts,
                 guard: RawGuard::new(
                     (ep.config.auth.mode != AuthMode::None).then(|| {
                         RawAuth::new(

@@ -22,6 +22,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::answer::{Answer, Responder};
 use crate::filter::EventFilter;
 use crate::store::{DeadLetter, DeadLetters, Store, StoreError};
 use crate::{Sink, SinkError, SinkStats};
@@ -42,8 +43,13 @@ pub struct Failure {
 
 /// Where a durable sink sends its batches.
 pub trait Target: Send + 'static {
-    /// Sends a batch, oldest first; `Ok` once the target has taken it.
-    fn send(&mut self, batch: &[Arc<Event>]) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// Sends a batch, oldest first; `Ok` once the target has taken it, with
+    /// what it answered for each event (fewer, or none, when it answered
+    /// nothing).
+    fn send(
+        &mut self,
+        batch: &[Arc<Event>],
+    ) -> impl Future<Output = Result<Vec<Option<Answer>>, Failure>> + Send;
 }
 
 struct Shared {
@@ -54,6 +60,8 @@ struct Shared {
     stats: Arc<SinkStats>,
     dead: DeadLetters,
     delivery: Delivery,
+    /// Told of deliveries with answers or receipts, and of dead letters.
+    responder: Option<Arc<dyn Responder>>,
 }
 
 impl Shared {
@@ -140,6 +148,7 @@ pub fn start<T: Target>(
     store: &Store,
     delivery: Delivery,
     filter: EventFilter,
+    responder: Option<Arc<dyn Responder>>,
 ) -> Result<(DurableSink, DurableHandle), StoreError> {
     let queue = store.queue(name)?;
     let backlog = Backlog::new(queue, delivery.memory_events);
@@ -151,6 +160,7 @@ pub fn start<T: Target>(
         stats,
         dead: store.dead_letters(name),
         delivery,
+        responder,
     });
     shared.note_len(&shared.backlog());
     let worker = tokio::spawn(worker::run(shared.clone(), target, name.to_owned()));

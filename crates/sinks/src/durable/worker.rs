@@ -9,9 +9,11 @@ use rand::Rng;
 use switchboard_protocol::event::Event;
 
 use super::{Shared, Target};
+use crate::answer::Answer;
 
 enum Outcome {
-    Delivered,
+    /// With what the target answered, per event.
+    Delivered(Vec<Option<Answer>>),
     /// Given up: (last error, attempts).
     Dead(String, u32),
     /// Shutdown began while retrying; the batch stays in the backlog.
@@ -29,14 +31,20 @@ pub(super) async fn run<T: Target>(shared: Arc<Shared>, mut target: T, name: Str
         let outcome = deliver(&shared, &mut target, &batch, &name).await;
         shared.stats.in_flight.store(0, Ordering::Relaxed);
         match outcome {
-            Outcome::Delivered => {
+            Outcome::Delivered(answers) => {
                 shared
                     .stats
                     .delivered
                     .fetch_add(n as u64, Ordering::Relaxed);
+                tell_delivered(&shared, &name, &batch, answers);
             }
             Outcome::Dead(error, attempts) => {
                 tracing::warn!(sink = %name, events = n, attempts, %error, "delivery given up; events kept as dead letters");
+                if let Some(responder) = &shared.responder {
+                    for event in batch.iter().filter(|e| e.receipt.is_some()) {
+                        responder.failed(&name, event, &error);
+                    }
+                }
                 let (dead, store) = (batch.clone(), shared.clone());
                 let kept =
                     super::run_blocking(move || store.dead.add(&dead, &error, attempts)).await;
@@ -57,6 +65,20 @@ pub(super) async fn run<T: Target>(shared: Arc<Shared>, mut target: T, name: Str
             // The batch stays at the front and is sent again: at least once.
             tracing::error!(sink = %name, error = %err, "sink store failed; retrying the batch");
             tokio::time::sleep(shared.delivery.backoff_max.min(Duration::from_secs(1))).await;
+        }
+    }
+}
+
+/// Hands the answers, and the receipts clients asked for, to the responder.
+fn tell_delivered(shared: &Shared, name: &str, batch: &[Arc<Event>], answers: Vec<Option<Answer>>) {
+    let Some(responder) = &shared.responder else {
+        return;
+    };
+    let mut answers = answers.into_iter();
+    for event in batch {
+        let answer = answers.next().flatten().filter(|a| !a.is_empty());
+        if answer.is_some() || event.receipt.is_some() {
+            responder.delivered(name, event, answer);
         }
     }
 }
@@ -111,7 +133,7 @@ async fn deliver<T: Target>(
     loop {
         attempt += 1;
         let failure = match target.send(batch).await {
-            Ok(()) => return Outcome::Delivered,
+            Ok(answers) => return Outcome::Delivered(answers),
             Err(failure) => failure,
         };
         shared.stats.failed.fetch_add(1, Ordering::Relaxed);

@@ -1,7 +1,6 @@
 //! The webhook sink: events POSTed to a URL, signed, retried, and the
 //! response's answers carried out (see `docs/WEBHOOKS.md`).
 
-mod answer;
 mod sign;
 
 use std::sync::Arc;
@@ -11,9 +10,9 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use switchboard_config::WebhookConfig;
 use switchboard_protocol::event::Event;
 
-pub use answer::{parse as parse_answers, Answer, Responder};
 pub use sign::signature;
 
+use crate::answer::{self, Answer};
 use crate::durable::{Failure, Target};
 
 /// A webhook target.
@@ -22,7 +21,8 @@ pub struct Webhook {
     url: String,
     secret: Vec<u8>,
     batched: bool,
-    responder: Option<Arc<dyn Responder>>,
+    /// Read answers from response bodies (`replies`).
+    answers: bool,
 }
 
 /// Headers the sink sets.
@@ -38,12 +38,8 @@ pub mod headers {
 }
 
 impl Webhook {
-    /// A target for `config`; `responder` carries out the answers when
-    /// `config.replies` is on.
-    pub fn new(
-        config: &WebhookConfig,
-        responder: Option<Arc<dyn Responder>>,
-    ) -> Result<Webhook, String> {
+    /// A target for `config`.
+    pub fn new(config: &WebhookConfig) -> Result<Webhook, String> {
         let mut extra = HeaderMap::new();
         for (name, value) in &config.headers {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
@@ -62,7 +58,7 @@ impl Webhook {
             url: config.url.clone(),
             secret: config.secret.as_bytes().to_vec(),
             batched: config.delivery.batch_size > 1,
-            responder: responder.filter(|_| config.replies),
+            answers: config.replies,
         })
     }
 
@@ -83,9 +79,9 @@ fn unix_now() -> u64 {
 }
 
 impl Target for Webhook {
-    async fn send(&mut self, batch: &[Arc<Event>]) -> Result<(), Failure> {
+    async fn send(&mut self, batch: &[Arc<Event>]) -> Result<Vec<Option<Answer>>, Failure> {
         let Some(first) = batch.first() else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         let body = self.body(batch);
         let timestamp = unix_now();
@@ -124,17 +120,12 @@ impl Target for Webhook {
                 retry,
             });
         }
-        let Some(responder) = &self.responder else {
-            return Ok(());
-        };
+        if !self.answers {
+            return Ok(Vec::new());
+        }
         // The events are delivered; a body that cannot be read only loses the answers.
         let body = response.bytes().await.unwrap_or_default();
-        for (event, answer) in batch.iter().zip(parse_answers(&body, batch.len())) {
-            if let Some(answer) = answer.filter(|a| !a.is_empty()) {
-                responder.answer(event, answer);
-            }
-        }
-        Ok(())
+        Ok(answer::parse(&body, batch.len()))
     }
 }
 

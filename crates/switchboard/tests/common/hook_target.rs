@@ -26,6 +26,8 @@ pub enum Plan {
     Status(u16),
     /// Waits this long, then answers like `Echo`.
     Slow(Duration),
+    /// 200 with this body.
+    Json(Value),
 }
 
 /// One request the target received.
@@ -164,6 +166,7 @@ async fn answer(
         Plan::Status(code) => StatusCode::from_u16(code)
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response(),
+        Plan::Json(body) => axum::Json(body).into_response(),
         Plan::Slow(wait) => {
             tokio::time::sleep(wait).await;
             echo(&body).into_response()

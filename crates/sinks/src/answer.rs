@@ -1,4 +1,5 @@
-//! The reply path: what a webhook's response may ask the server to do.
+//! The reply path: what a sink's target answered for each event, and the
+//! receipts of clients that asked for one.
 
 use std::sync::Arc;
 
@@ -29,11 +30,14 @@ impl Answer {
     }
 }
 
-/// Carries out answers; the server implements it (the sinks know nothing
-/// of connections).
+/// Acts on deliveries; the server implements it (the sinks know nothing
+/// of connections). Called by a durable sink's worker, in event order, for
+/// events with a receipt or an answer. Must not block: spawn what takes time.
 pub trait Responder: Send + Sync + 'static {
-    /// Acts on `answer` to `event`. Must not block: spawn what takes time.
-    fn answer(&self, event: &Arc<Event>, answer: Answer);
+    /// `sink`'s target took `event` and answered `answer` for it.
+    fn delivered(&self, sink: &str, event: &Arc<Event>, answer: Option<Answer>);
+    /// `sink` gave `event` up: it is a dead letter now.
+    fn failed(&self, sink: &str, event: &Arc<Event>, error: &str);
 }
 
 /// Reads a response body into one answer per event of the batch: an
