@@ -7,12 +7,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use serde::Deserialize;
 use serde_json::{json, Value};
 use switchboard_config::{OnError, ProxyConfig};
-use switchboard_sinks::webhook::{headers, signature};
+use switchboard_sinks::webhook::http;
 
 /// Most cached answers; the cache is cleared when full.
 const CACHE_MAX: usize = 10_000;
@@ -111,20 +111,8 @@ impl Proxy {
         if !any {
             return Ok(None);
         }
-        let mut extra = reqwest::header::HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|e| format!("proxy.headers: {e}"))?;
-            let value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|e| format!("proxy.headers: {e}"))?;
-            extra.insert(name, value);
-        }
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .default_headers(extra)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = http::client(config.timeout, &config.headers)
+            .map_err(|e| format!("proxy.headers: {e}"))?;
         Ok(Some(Proxy {
             client,
             config: config.clone(),
@@ -181,25 +169,17 @@ impl Proxy {
     async fn post(&self, kind: Kind, request: &Value) -> Result<Verdict, String> {
         // Serialising a Value cannot fail.
         let body = serde_json::to_vec(request).unwrap_or_default();
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let mut call = self
-            .client
-            .post(self.url(kind))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(headers::TIMESTAMP, timestamp);
-        if !self.config.secret.is_empty() {
-            let signed = signature(self.config.secret.as_bytes(), timestamp, &body);
-            call = call.header(headers::SIGNATURE, signed);
-        }
-        let response = call.body(body).send().await.map_err(|e| {
-            if e.is_timeout() {
-                "timed out".to_owned()
-            } else {
-                "cannot reach the backend".to_owned()
-            }
-        })?;
+        let call = self.client.post(self.url(kind));
+        let response = http::signed(call, self.config.secret.as_bytes(), body)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    "timed out".to_owned()
+                } else {
+                    "cannot reach the backend".to_owned()
+                }
+            })?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("HTTP {status}"));

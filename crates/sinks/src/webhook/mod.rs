@@ -1,12 +1,11 @@
 //! The webhook sink: events POSTed to a URL, signed, retried, and the
 //! response's answers carried out (see `docs/WEBHOOKS.md`).
 
+pub mod http;
 mod sign;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_TYPE};
 use switchboard_config::WebhookConfig;
 use switchboard_protocol::event::Event;
 
@@ -40,19 +39,7 @@ pub mod headers {
 impl Webhook {
     /// A target for `config`.
     pub fn new(config: &WebhookConfig) -> Result<Webhook, String> {
-        let mut extra = HeaderMap::new();
-        for (name, value) in &config.headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| e.to_string())?;
-            let value = HeaderValue::from_str(value).map_err(|e| e.to_string())?;
-            extra.insert(name, value);
-        }
-        extra.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let client = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .default_headers(extra)
-            .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())?;
+        let client = http::client(config.timeout, &config.headers)?;
         Ok(Webhook {
             client,
             url: config.url.clone(),
@@ -72,19 +59,12 @@ impl Webhook {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Target for Webhook {
     async fn send(&mut self, batch: &[Arc<Event>]) -> Result<Vec<Option<Answer>>, Failure> {
         let Some(first) = batch.first() else {
             return Ok(Vec::new());
         };
         let body = self.body(batch);
-        let timestamp = unix_now();
         let key = if batch.len() == 1 {
             first.id.clone()
         } else {
@@ -93,24 +73,20 @@ impl Target for Webhook {
         let mut request = self
             .client
             .post(&self.url)
-            .header(headers::IDEMPOTENCY_KEY, key)
-            .header(headers::TIMESTAMP, timestamp);
+            .header(headers::IDEMPOTENCY_KEY, key);
         if !self.batched {
             let kind = serde_json::to_value(first.event).ok();
             if let Some(kind) = kind.as_ref().and_then(|k| k.as_str()) {
                 request = request.header(headers::EVENT, kind);
             }
         }
-        if !self.secret.is_empty() {
-            request = request.header(
-                headers::SIGNATURE,
-                signature(&self.secret, timestamp, &body),
-            );
-        }
-        let response = request.body(body).send().await.map_err(|err| Failure {
-            message: describe(&err),
-            retry: true,
-        })?;
+        let response = http::signed(request, &self.secret, body)
+            .send()
+            .await
+            .map_err(|err| Failure {
+                message: describe(&err),
+                retry: true,
+            })?;
         let status = response.status();
         if !status.is_success() {
             let retry =
