@@ -4,6 +4,8 @@
 //! letters that survive a restart and replay, the backlog surviving a
 //! restart, busy admission, batches, and `reply_to`.
 
+#[path = "common/centrifuge.rs"]
+mod centrifuge;
 mod common;
 #[path = "common/hook_target.rs"]
 mod hook_target;

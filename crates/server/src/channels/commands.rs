@@ -331,9 +331,28 @@ impl ChannelsSession {
             tracing::debug!(%path, %problem, "send refused by message_schema_file");
             return;
         }
+        if self.sink_busy() {
+            tracing::debug!("send refused: a sink is busy");
+            return;
+        }
         self.state
             .bus
             .emit(Event::message(self.conn.clone(), decoded));
+    }
+
+    /// True (and counted) while a sink taking this endpoint's events is
+    /// above its `busy_backlog`: the message would only add to it.
+    fn sink_busy(&self) -> bool {
+        let busy = self
+            .state
+            .sinks
+            .busy_for(&self.endpoint.config.path)
+            .is_some();
+        if busy {
+            let counters = &self.endpoint.counters;
+            counters.busy_messages.fetch_add(1, Ordering::Relaxed);
+        }
+        busy
     }
 
     /// Where `message` breaks the endpoint's `message_schema_file` (counted).
@@ -354,6 +373,16 @@ impl ChannelsSession {
         if let Some((path, problem)) = self.violation(&decoded.message) {
             let message = format!("invalid message at {path:?}: {problem}");
             return self.fail(id, ReplyError::new(error::BAD_REQUEST, message));
+        }
+        if self.sink_busy() {
+            let busy = ReplyError {
+                temporary: true,
+                ..ReplyError::new(
+                    error::TOO_MANY_REQUESTS,
+                    "the backend is busy; try again later",
+                )
+            };
+            return self.fail(id, busy);
         }
         let event = Event::rpc(self.conn.clone(), req.method.clone(), decoded);
         self.state.bus.emit(event);
