@@ -148,6 +148,14 @@ pub struct ApiConfig {
     /// `publish`, `admin`), in clear or as a SHA-256. `key` above is an
     /// `admin` key. Default none.
     pub keys: Vec<ApiKey>,
+    /// A `send` to a `reply_to` that reaches no connection is kept for the
+    /// handle's user, at most this many per user, and delivered when the
+    /// user connects again (on any node with the Redis broker). Default
+    /// 100; 0: not kept. At most 10 000.
+    pub reply_hold_size: usize,
+    /// How long such a reply is kept (TOML `reply_hold_ttl_ms`). Default 1 h.
+    #[serde(rename = "reply_hold_ttl_ms", with = "crate::duration::millis")]
+    pub reply_hold_ttl: Duration,
 }
 
 impl Default for ApiConfig {
@@ -156,6 +164,8 @@ impl Default for ApiConfig {
             key: String::new(),
             max_body_size: MIB,
             keys: Vec::new(),
+            reply_hold_size: 100,
+            reply_hold_ttl: Duration::from_secs(3600),
         }
     }
 }

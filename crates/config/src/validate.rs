@@ -105,6 +105,22 @@ impl Config {
                 "use printable ASCII only, e.g. a hex or base64 string",
             ));
         }
+        if self.api.reply_hold_size > MAX_OFFLINE_QUEUE_SIZE {
+            return Err(ConfigError::new(
+                "api.reply_hold_size",
+                self.api.reply_hold_size.to_string(),
+                format!("at most {MAX_OFFLINE_QUEUE_SIZE} replies are kept per user"),
+                "set it to 10000 or less, e.g. 100",
+            ));
+        }
+        if self.api.reply_hold_size > 0 && self.api.reply_hold_ttl.is_zero() {
+            return Err(ConfigError::new(
+                "api.reply_hold_ttl_ms",
+                "0",
+                "kept replies would never expire, so a user who never returns would hold them forever",
+                "set it above 0, e.g. 3600000, or api.reply_hold_size = 0",
+            ));
+        }
         if self.api.max_body_size == 0 {
             return Err(ConfigError::new(
                 "api.max_body_size",

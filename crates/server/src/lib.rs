@@ -15,6 +15,7 @@ mod channels;
 mod cluster;
 mod endpoint;
 mod health;
+mod held;
 mod limits;
 mod listener;
 mod metrics;

@@ -184,6 +184,11 @@ impl ServerBuilder {
         };
         let hub = Hub::new();
         let cluster = Cluster::new(broker.clone());
+        let held = crate::held::HeldReplies::new(
+            backends.offline.clone(),
+            config.api.reply_hold_size,
+            config.api.reply_hold_ttl,
+        );
         let channels = ChannelHub::new(
             broker,
             presence,
@@ -210,6 +215,7 @@ impl ServerBuilder {
             broker_metrics,
             bus,
             sinks,
+            held,
             proxy,
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),

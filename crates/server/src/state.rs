@@ -60,6 +60,8 @@ pub struct Shared {
     pub bus: EventBus,
     /// The webhook and Redis stream sinks (status, dead letters, admission).
     pub sinks: Sinks,
+    /// Replies kept for users with no connection (`api.reply_hold_size`).
+    pub held: Option<crate::held::HeldReplies>,
     /// The backend asked on connect, subscribe, publish and RPC (`[proxy]`).
     pub proxy: Option<crate::proxy::Proxy>,
     /// Shutdown state.

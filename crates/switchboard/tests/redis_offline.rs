@@ -128,3 +128,32 @@ async fn offline_queues_are_shared_by_every_node() {
         node.server.shutdown().await;
     }
 }
+
+#[tokio::test]
+async fn a_held_reply_reaches_its_user_on_another_node() {
+    let redis = RedisServer::start().await;
+    let prefix = format!("held-{}", std::process::id());
+    let a = TestServer::start(&node_toml(&redis, &prefix)).await;
+    let b = TestServer::start(&node_toml(&redis, &prefix)).await;
+    // The handle of a connection of bob's that is gone; bob has none.
+    let handle = switchboard::protocol::reply_to::encode(
+        "0062e0d7-416a-4692-81be-db4ea191f54b",
+        Some("bob"),
+    );
+    let (_, sent) = a
+        .api(
+            "send",
+            json!({ "reply_to": handle, "data": { "answer": 42 } }),
+        )
+        .await;
+    assert_eq!(sent["result"]["held"], true, "{sent}");
+    let mut on_b = connect_as(&b, "bob").await;
+    let push = on_b.next_push().await;
+    assert_eq!(push["message"]["data"], json!({ "answer": 42 }), "{push}");
+    // Handed out once.
+    let mut again = connect_as(&a, "bob").await;
+    again
+        .subscribe(INBOX.replace("alice", "bob").as_str())
+        .await;
+    assert_eq!(again.buffered_pushes(), 0);
+}

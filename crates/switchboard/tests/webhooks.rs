@@ -385,7 +385,7 @@ async fn batches_carry_many_events_and_answer_each() {
 }
 
 #[tokio::test]
-async fn reply_to_reaches_the_connection_then_its_user() {
+async fn reply_to_reaches_the_connection_then_its_user_then_waits_for_them() {
     let target = HookTarget::start(0, vec![], Plan::Ok).await;
     let dir = tempfile::tempdir().unwrap();
     let secret = "reply-to-secret-reply-to-secret-0123";
@@ -433,6 +433,29 @@ async fn reply_to_reaches_the_connection_then_its_user() {
     assert_eq!(
         json_of(next_message(&mut second).await),
         json!({"for": "alice"})
+    );
+
+    // Alice has no connection at all: the reply is held for her next one.
+    drop(second);
+    server.next_event(EventType::Disconnect).await;
+    let (_, held) = server
+        .api(
+            "send",
+            json!({"reply_to": handle, "data": {"while": "away"}}),
+        )
+        .await;
+    assert_eq!(
+        (
+            held["result"]["delivered"].as_u64(),
+            held["result"]["held"].as_bool()
+        ),
+        (Some(0), Some(true)),
+        "{held}"
+    );
+    let mut third = server.connect(&url).await;
+    assert_eq!(
+        json_of(next_message(&mut third).await),
+        json!({"while": "away"})
     );
 
     // The handle of an anonymous connection that is gone reaches no one.

@@ -29,6 +29,8 @@ fn everything_set() -> Config {
                 key_sha256: "ab".repeat(32),
                 scope: ApiScope::Read,
             }],
+            reply_hold_size: 7,
+            reply_hold_ttl: Duration::from_millis(9000),
         },
         endpoints: vec![
             EndpointConfig {

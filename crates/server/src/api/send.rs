@@ -40,9 +40,20 @@ pub async fn to_reply_handle(state: &AppState, mut params: Value) -> Result<Valu
     };
     if let Some(fields) = params.as_object_mut() {
         fields.remove("connection");
-        fields.insert("user".into(), Value::from(user));
+        fields.insert("user".into(), Value::from(user.as_str()));
     }
-    Box::pin(super::run(state, "send", params)).await
+    let mut second = Box::pin(super::run(state, "send", params.clone())).await?;
+    let reached = second.get("delivered").and_then(Value::as_u64).unwrap_or(0);
+    if let (0, Some(held)) = (reached, &state.held) {
+        if let Some(fields) = params.as_object_mut() {
+            fields.retain(|k, _| matches!(k.as_str(), "data" | "text" | "binary"));
+        }
+        let kept = held.hold(&user, &params).await;
+        if let Some(result) = second.as_object_mut() {
+            result.insert("held".into(), Value::from(kept));
+        }
+    }
+    Ok(second)
 }
 
 const TARGETS: [&str; 5] = ["connection", "connections", "endpoint", "user", "all"];

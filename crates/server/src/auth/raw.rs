@@ -183,7 +183,7 @@ impl RawAuth {
         entry.info = info.clone();
         self.registration = Some(self.state.hub.register(self.id, entry));
         self.state.bus.emit(Event::connect(info.clone()));
-        self.state.users.connected(info);
+        crate::held::user_connected(&self.state, info);
         self.proven(&identity);
         self.reply(serde_json::json!({
             "type": "connected",

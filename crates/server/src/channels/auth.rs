@@ -155,7 +155,7 @@ impl ChannelsSession {
             ..(*self.conn).clone()
         });
         self.state.hub.update_info(self.id, self.conn.clone());
-        self.state.users.connected(&self.conn);
+        crate::held::user_connected(&self.state, &self.conn);
         self.user = Some(identity.user.clone());
     }
 

@@ -166,7 +166,7 @@ impl Session {
             state.bus.emit(Event::connect(self.info.clone()));
             if ep.config.mode != Mode::Channels {
                 // Channels sessions join `users` at their `connect` command.
-                state.users.connected(&self.info);
+                crate::held::user_connected(state, &self.info);
             }
             (Some(state.hub.register(self.id, entry)), None)
         };
