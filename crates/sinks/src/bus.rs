@@ -261,19 +261,9 @@ impl EventBus {
 mod tests {
     use super::*;
     use crate::JsonLinesSink;
-    use switchboard_protocol::event::ConnectionInfo;
 
     fn event() -> Event {
-        Event::connect(Arc::new(ConnectionInfo {
-            id: "c1".into(),
-            endpoint: "/ws".into(),
-            remote_addr: "127.0.0.1:9".into(),
-            user_agent: None,
-            origin: None,
-            subprotocol: None,
-            user: None,
-            connected_at: "t".into(),
-        }))
+        crate::testing::event("c1").as_ref().clone()
     }
 
     #[tokio::test]

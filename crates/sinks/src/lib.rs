@@ -56,3 +56,25 @@ pub trait Sink: Send + 'static {
         false
     }
 }
+
+/// Events for the unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use switchboard_protocol::event::{ConnectionInfo, Event};
+
+    /// A `connect` event of connection `id`.
+    pub fn event(id: &str) -> Arc<Event> {
+        Arc::new(Event::connect(Arc::new(ConnectionInfo {
+            id: id.into(),
+            endpoint: "/ws".into(),
+            remote_addr: "127.0.0.1:9".into(),
+            user_agent: None,
+            origin: None,
+            subprotocol: None,
+            user: None,
+            connected_at: "t".into(),
+        })))
+    }
+}

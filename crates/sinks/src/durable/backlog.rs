@@ -97,19 +97,9 @@ impl Backlog {
 mod tests {
     use super::*;
     use crate::store::Store;
-    use switchboard_protocol::event::ConnectionInfo;
 
     fn event(n: usize) -> Arc<Event> {
-        Arc::new(Event::connect(Arc::new(ConnectionInfo {
-            id: format!("c{n}"),
-            endpoint: "/ws".into(),
-            remote_addr: "127.0.0.1:9".into(),
-            user_agent: None,
-            origin: None,
-            subprotocol: None,
-            user: None,
-            connected_at: "t".into(),
-        })))
+        crate::testing::event(&format!("c{n}"))
     }
 
     fn drain(b: &mut Backlog) -> Vec<String> {
