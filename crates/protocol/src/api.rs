@@ -69,7 +69,7 @@ pub enum Reply<T> {
 pub struct NodeInfo {
     /// Node id, unique per process start.
     pub uid: String,
-    /// Node name (host name or configured).
+    /// Node name: the address the node is bound to.
     pub name: String,
     /// Server version.
     pub version: String,
@@ -77,11 +77,11 @@ pub struct NodeInfo {
     pub num_clients: u64,
     /// Distinct authenticated users.
     pub num_users: u64,
-    /// Channels with subscribers (0 until channels exist).
+    /// Channels with subscribers on this node.
     pub num_channels: u64,
     /// Seconds since start.
     pub uptime: u64,
-    /// Channel subscriptions (0 until channels exist).
+    /// Channel subscriptions on this node.
     pub num_subs: u64,
 }
 
@@ -103,7 +103,7 @@ pub struct EndpointInfo {
     pub path: String,
     /// `ws://HOST:PORT/PATH` as reachable on the bound address.
     pub url: String,
-    /// `raw` or `echo`.
+    /// `raw`, `echo` or `channels`.
     pub mode: String,
     /// Open connections.
     pub active_connections: u64,

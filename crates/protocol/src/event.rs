@@ -88,7 +88,7 @@ pub struct DisconnectInfo {
 /// Details of an `error` event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorInfo {
-    /// A stable machine-readable kind: `capacity`, `protocol`, `invalid_payload`, `message_too_big`.
+    /// A stable machine-readable kind: `capacity`, `busy`, `protocol`, `invalid_payload`, `message_too_big`.
     pub kind: String,
     /// Human-readable detail.
     pub message: String,

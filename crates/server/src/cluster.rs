@@ -2,7 +2,7 @@
 //!
 //! A connection lives on one node, but the server API may be called on any
 //! of them. Methods that act on connections (`send`, `disconnect`,
-//! `subscribe`, `unsubscribe`, `refresh`, `channels`) run
+//! `subscribe`, `unsubscribe`, `refresh`, `channels`, `revoke_token`) run
 //! here, and are also sent over the broker's control bus to every other
 //! node, which runs the same method on its own connections and answers
 //! with its result. The caller waits for one answer per live node (the
