@@ -68,11 +68,8 @@ impl Target for RedisStream {
         pipe.query_async::<()>(&mut self.conn)
             .await
             .map(|()| Vec::new())
-            .map_err(|err| Failure {
-                // A wrong-type key or a read-only replica will not heal by
-                // itself, but an operator can fix it: retrying keeps order.
-                message: format!("redis: {err}"),
-                retry: true,
-            })
+            // A wrong-type key or a read-only replica will not heal by
+            // itself, but an operator can fix it: retrying keeps order.
+            .map_err(|err| Failure::transient(format!("redis: {err}")))
     }
 }

@@ -596,3 +596,20 @@ async fn receipts_tell_the_client_its_message_reached_the_workflow() {
         "no receipt for the untagged message came first: {next}"
     );
 }
+
+#[tokio::test]
+async fn retry_after_is_honoured_up_to_backoff_max() {
+    let target = HookTarget::start(0, vec![Plan::RetryAfter(1)], Plan::Ok).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = hook_config(&target.url(), dir.path(), "", "")
+        .replace("backoff_max_ms = 400", "backoff_max_ms = 5000");
+    let server = TestServer::start(&config).await;
+    let mut client = server.connect("/ws").await;
+    send_numbered(&mut client, 0..1).await;
+    target.wait_events(2).await;
+    let received = target.received();
+    let gap = received[1].at - received[0].at;
+    // The backoff alone would wait 25–50 ms.
+    assert!(gap >= Duration::from_millis(1000), "{gap:?}");
+    assert!(gap < Duration::from_millis(3000), "{gap:?}");
+}

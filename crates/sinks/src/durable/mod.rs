@@ -39,6 +39,19 @@ pub struct Failure {
     pub message: String,
     /// False when trying again cannot help (the target refused the events).
     pub retry: bool,
+    /// How long the target asked to be left alone (`Retry-After`), if it did.
+    pub retry_after: Option<Duration>,
+}
+
+impl Failure {
+    /// A failure worth retrying after the usual backoff.
+    pub fn transient(message: String) -> Self {
+        Failure {
+            message,
+            retry: true,
+            retry_after: None,
+        }
+    }
 }
 
 /// Where a durable sink sends its batches.

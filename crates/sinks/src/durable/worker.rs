@@ -144,7 +144,9 @@ async fn deliver<T: Target>(
         if shared.closing() {
             return Outcome::Stopped;
         }
-        let wait = backoff(shared, attempt);
+        // A target's `Retry-After` is honoured, up to `backoff_max`.
+        let asked = failure.retry_after.unwrap_or_default();
+        let wait = backoff(shared, attempt).max(asked.min(shared.delivery.backoff_max));
         tracing::debug!(sink = %name, attempt, wait_ms = wait.as_millis() as u64, error = %failure.message, "delivery failed; retrying");
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}

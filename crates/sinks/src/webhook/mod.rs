@@ -5,6 +5,7 @@ pub mod http;
 mod sign;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use switchboard_config::WebhookConfig;
 use switchboard_protocol::event::Event;
@@ -83,17 +84,22 @@ impl Target for Webhook {
         let response = http::signed(request, &self.secret, body)
             .send()
             .await
-            .map_err(|err| Failure {
-                message: describe(&err),
-                retry: true,
-            })?;
+            .map_err(|err| Failure::transient(describe(&err)))?;
         let status = response.status();
         if !status.is_success() {
             let retry =
                 status.is_server_error() || status.as_u16() == 408 || status.as_u16() == 429;
+            // Only the seconds form; an HTTP date is rare from backends.
+            let retry_after = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
             return Err(Failure {
                 message: format!("HTTP {status}"),
                 retry,
+                retry_after,
             });
         }
         if !self.answers {

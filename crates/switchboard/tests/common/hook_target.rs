@@ -28,6 +28,8 @@ pub enum Plan {
     Slow(Duration),
     /// 200 with this body.
     Json(Value),
+    /// 503 with `Retry-After: <seconds>`.
+    RetryAfter(u64),
 }
 
 /// One request the target received.
@@ -167,6 +169,11 @@ async fn answer(
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             .into_response(),
         Plan::Json(body) => axum::Json(body).into_response(),
+        Plan::RetryAfter(seconds) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            [("retry-after", seconds.to_string())],
+        )
+            .into_response(),
         Plan::Slow(wait) => {
             tokio::time::sleep(wait).await;
             echo(&body).into_response()
