@@ -32,7 +32,8 @@ function serverEnv() {
   return env;
 }
 
-async function freePort() {
+/** A free TCP port on 127.0.0.1 (bound, then released). */
+export async function freePort() {
   const srv = net.createServer();
   srv.listen(0, '127.0.0.1');
   await once(srv, 'listening');

@@ -13,12 +13,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import {
-  repoRoot, API_KEY, startServer, api, newClient, connect, subscribe, waitUntil, RawClient,
+  repoRoot, API_KEY, startServer, api, newClient, connect, subscribe, waitUntil, RawClient, freePort,
 } from './helpers.mjs';
 
 const exampleDir = path.join(repoRoot, 'examples', 'node-red');
@@ -31,15 +30,6 @@ let nodeRed;
 let server;
 const clients = [];
 const raws = [];
-
-async function freePort() {
-  const srv = net.createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** Starts Node-RED on `port`; resolves once GET /health answers 200. */
 async function startNodeRed(port, apiUrl) {
