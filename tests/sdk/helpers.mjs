@@ -51,15 +51,16 @@ function portAccepts(port) {
 }
 
 /**
- * Starts switchboard on `config` (default examples/channels.toml); returns
- * {port, url, apiUrl, stop(), stderr()}.
+ * Starts switchboard on `config` (default examples/channels.toml), on `port`
+ * (default: a free one), with extra `env` (e.g. SWITCHBOARD_BROKER__KIND);
+ * returns {port, url, base, apiUrl, stop(), stderr()}.
  */
-export async function startServer({ config = 'examples/channels.toml' } = {}) {
-  const port = await freePort();
+export async function startServer({ config = 'examples/channels.toml', port, env = {} } = {}) {
+  port ??= await freePort();
   const child = spawn(binaryPath(), [
-    '--config', path.join(repoRoot, config),
+    '--config', path.resolve(repoRoot, config),
     '--bind', `127.0.0.1:${port}`,
-  ], { cwd: repoRoot, env: serverEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+  ], { cwd: repoRoot, env: { ...serverEnv(), ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += d; });
   let exited = false;
@@ -87,6 +88,7 @@ export async function startServer({ config = 'examples/channels.toml' } = {}) {
   return {
     port,
     url: `ws://127.0.0.1:${port}/connection/websocket`,
+    base: `http://127.0.0.1:${port}`,
     apiUrl: `http://127.0.0.1:${port}/api`,
     stop,
     stderr: () => stderr,
@@ -230,4 +232,31 @@ export async function withTimeout(promise, what, ms = TIMEOUT_MS) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * A real redis-server on a free port, without persistence; returns
+ * {url, stop()}.
+ */
+export async function startRedis() {
+  const port = await freePort();
+  const child = spawn('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
+  ], { stdio: 'ignore' });
+  let failed = null;
+  child.once('error', (e) => { failed = e; });
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (!(await portAccepts(port))) {
+    if (failed) throw new Error(`redis-server could not start (apt-get install redis-server): ${failed.message}`);
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      const done = once(child, 'exit');
+      child.kill('SIGKILL');
+      await done;
+    },
+  };
 }

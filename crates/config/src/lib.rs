@@ -54,9 +54,9 @@ pub use channels::{Access, ChannelsConfig, Namespace, NamespaceOptions};
 pub use error::ConfigError;
 pub use load::REDACTED;
 pub use model::{
-    ApiConfig, CliOverrides, Compression, Config, DeflateConfig, EndpointConfig, EventFormat,
-    HeartbeatConfig, HeartbeatMode, LogConfig, LogFormat, Mode, OverflowPolicy, ServerConfig,
-    TlsConfig, DEFAULT_WELCOME_MESSAGE,
+    ApiConfig, CliOverrides, Compression, Config, DeflateConfig, DemoConfig, EndpointConfig,
+    EventFormat, HeartbeatConfig, HeartbeatMode, LogConfig, LogFormat, Mode, OverflowPolicy,
+    ServerConfig, TlsConfig, DEFAULT_WELCOME_MESSAGE,
 };
 pub use proxy::{OnError, ProxyConfig};
 pub use sinks::{

@@ -52,6 +52,8 @@ pub struct Config {
     pub broker: BrokerConfig,
     /// How tokens are verified (`[auth]`).
     pub auth: AuthConfig,
+    /// The demo pages under `/demo/` (`[demo]`).
+    pub demo: DemoConfig,
 }
 
 impl Default for Config {
@@ -70,6 +72,31 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             broker: BrokerConfig::default(),
             auth: AuthConfig::default(),
+            demo: DemoConfig::default(),
+        }
+    }
+}
+
+/// `[demo]`: the demo pages (chat, cursors, ticker, raw console).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DemoConfig {
+    /// Serve the pages of `dir` under `/demo/`, with `/demo/config.json`
+    /// and `/demo/events` (every sink event as Server-Sent Events, so
+    /// anyone who can reach the server sees every message: local use
+    /// only). Default false.
+    pub enabled: bool,
+    /// The directory with the pages; the `centrifuge` SDK is served from
+    /// its `node_modules/centrifuge/dist/centrifuge.js` (`npm ci --prefix
+    /// demo` installs it). Default `demo`.
+    pub dir: PathBuf,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            enabled: false,
+            dir: PathBuf::from("demo"),
         }
     }
 }
@@ -105,6 +132,11 @@ pub struct ServerConfig {
     /// Default none: plain HTTP and WS (terminate TLS at a proxy).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsConfig>,
+    /// Where clients of the SSE and HTTP-streaming transports POST what
+    /// they send (Centrifugo's bidirectional emulation endpoint). Served
+    /// when any endpoint has an `sse_path` or `http_stream_path`. Default
+    /// `/emulation`, the path the `centrifuge` SDK posts to by default.
+    pub emulation_path: String,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +149,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
             tls: None,
+            emulation_path: "/emulation".to_string(),
         }
     }
 }
@@ -374,6 +407,14 @@ pub struct EndpointConfig {
     /// string `receipt` field gets `accepted` (and `done`, `failed`)
     /// messages back as sinks deliver it. Default false.
     pub receipts: bool,
+    /// Also accept Server-Sent Events clients at this path: the
+    /// `centrifuge` SDK's `sse` transport on channels endpoints, a plain
+    /// `EventSource` on raw and echo endpoints; what such clients send
+    /// goes by POST to `server.emulation_path`. Default empty: off.
+    pub sse_path: String,
+    /// Also accept the `centrifuge` SDK's `http_stream` transport at this
+    /// path (channels endpoints only). Default empty: off.
+    pub http_stream_path: String,
 }
 
 impl Default for EndpointConfig {
@@ -400,6 +441,8 @@ impl Default for EndpointConfig {
             limits: EndpointLimits::default(),
             message_schema_file: String::new(),
             receipts: false,
+            sse_path: String::new(),
+            http_stream_path: String::new(),
         }
     }
 }

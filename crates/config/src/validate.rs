@@ -63,18 +63,10 @@ impl Config {
                  to get the default /ws endpoint",
             ));
         }
-        let mut seen: HashMap<&str, usize> = HashMap::new();
         for (i, endpoint) in self.endpoints.iter().enumerate() {
             validate_endpoint(i, endpoint)?;
-            if let Some(first) = seen.insert(endpoint.path.as_str(), i) {
-                return Err(ConfigError::new(
-                    format!("endpoints[{i}].path"),
-                    quote(&endpoint.path),
-                    format!("endpoints[{first}] already uses this path, and a path can lead to only one endpoint"),
-                    "give each endpoint its own path",
-                ));
-            }
         }
+        self.validate_routes()?;
         let paths: Vec<&str> = self.endpoints.iter().map(|e| e.path.as_str()).collect();
         self.sinks.validate(&paths)?;
         check_log_level(&self.log.level)?;
@@ -133,9 +125,72 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Every path the server routes leads to one thing: endpoint paths,
+    /// their SSE and HTTP-streaming paths, the emulation path (when a
+    /// fallback transport is on) and `/demo` (when the demo is on).
+    fn validate_routes(&self) -> Check {
+        let mut routes: Vec<(String, &str)> = Vec::new();
+        for (i, e) in self.endpoints.iter().enumerate() {
+            routes.push((format!("endpoints[{i}].path"), &e.path));
+            if !e.sse_path.is_empty() {
+                routes.push((format!("endpoints[{i}].sse_path"), &e.sse_path));
+            }
+            if !e.http_stream_path.is_empty() {
+                routes.push((
+                    format!("endpoints[{i}].http_stream_path"),
+                    &e.http_stream_path,
+                ));
+            }
+        }
+        if self.has_fallback_transports() {
+            routes.push(("server.emulation_path".into(), &self.server.emulation_path));
+        }
+        let mut seen: HashMap<&str, &str> = HashMap::new();
+        for (key, path) in &routes {
+            check_path(key, path)?;
+            if self.demo.enabled && (*path == "/demo" || path.starts_with("/demo/")) {
+                return Err(ConfigError::new(
+                    key,
+                    quote(path),
+                    "is under /demo, which the demo pages use ([demo] enabled = true)",
+                    "choose another path, or turn the demo off",
+                ));
+            }
+            if let Some(first) = seen.insert(path, key) {
+                return Err(ConfigError::new(
+                    key,
+                    quote(path),
+                    format!(
+                        "{first} already uses this path, and a path can lead to only one thing"
+                    ),
+                    "give each its own path",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether any endpoint accepts SSE or HTTP-streaming clients.
+    pub fn has_fallback_transports(&self) -> bool {
+        self.endpoints
+            .iter()
+            .any(|e| !e.sse_path.is_empty() || !e.http_stream_path.is_empty())
+    }
+}
+
 fn validate_endpoint(i: usize, e: &EndpointConfig) -> Check {
     let key = |name: &str| format!("endpoints[{i}].{name}");
     check_path(&key("path"), &e.path)?;
+    if !e.http_stream_path.is_empty() && e.mode != Mode::Channels {
+        return Err(ConfigError::new(
+            key("http_stream_path"),
+            quote(&e.http_stream_path),
+            "HTTP streaming frames messages by newlines, which only the channels protocol's \
+             JSON lines can use",
+            "remove it, or use sse_path, which raw and echo endpoints can offer",
+        ));
+    }
     if e.max_connections == 0 {
         return Err(ConfigError::new(
             key("max_connections"),

@@ -23,6 +23,7 @@ use switchboard_broker::{Broker, BrokerError, ControlHandler};
 use tokio::sync::mpsc;
 
 use crate::state::{AppState, Shared};
+use crate::stream::Delivery;
 
 /// How long a call waits for the other nodes' answers.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(2);
@@ -50,6 +51,15 @@ enum ControlMessage {
         from: String,
         method: String,
         params: Value,
+    },
+    /// Hand `data` to stream session `session`, which node `to` holds;
+    /// answer node `from` with the delivery's HTTP status.
+    Emulate {
+        id: String,
+        from: String,
+        to: String,
+        session: String,
+        data: String,
     },
     /// The answer to request `id` (`result`, or `error` when the method failed there).
     Answer {
@@ -131,6 +141,56 @@ impl Cluster {
         results
     }
 
+    /// Hands `data` to stream session `session` on node `node`; a node
+    /// that does not answer in time is taken for gone.
+    pub async fn emulate(
+        &self,
+        state: &AppState,
+        node: &str,
+        session: &str,
+        data: Bytes,
+    ) -> Delivery {
+        let Ok(data) = String::from_utf8(data.to_vec()) else {
+            return Delivery::NoSession;
+        };
+        if state.nodes.count_others(&state.node_uid).await == 0 {
+            return Delivery::NoSession;
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        let (tx, mut rx) = mpsc::channel(1);
+        self.lock().insert(id.clone(), tx);
+        let request = ControlMessage::Emulate {
+            id: id.clone(),
+            from: state.node_uid.clone(),
+            to: node.to_owned(),
+            session: session.to_owned(),
+            data,
+        };
+        let answer = match self
+            .broker
+            .publish_control(Some(node), encode(&request))
+            .await
+        {
+            Ok(()) => tokio::time::timeout(ANSWER_WITHIN, rx.recv())
+                .await
+                .ok()
+                .flatten(),
+            Err(err) => {
+                tracing::warn!(node, error = %err, "cannot reach the node of a stream session");
+                None
+            }
+        };
+        self.lock().remove(&id);
+        match answer
+            .as_ref()
+            .and_then(|a| a.get("status"))
+            .and_then(Value::as_u64)
+        {
+            Some(status) => Delivery::from_status(status as u16),
+            None => Delivery::NoSession,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<Value>>> {
         self.waiting.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -175,6 +235,18 @@ impl ControlHandler for Inbox {
             } => {
                 tokio::spawn(answer(state, id, from, method, params));
             }
+            // Sent to this node only; a bus that delivers to every node is
+            // not trusted to.
+            ControlMessage::Emulate { to, .. } if to != state.node_uid => {}
+            ControlMessage::Emulate {
+                id,
+                from,
+                session,
+                data,
+                ..
+            } => {
+                tokio::spawn(deliver(state, id, from, session, data));
+            }
             ControlMessage::Answer {
                 id,
                 from,
@@ -217,6 +289,26 @@ async fn answer(state: AppState, id: String, from: String, method: String, param
         .await
     {
         tracing::warn!(method, error = %err, "cannot answer a control request");
+    }
+}
+
+/// Delivers a stream session's message for node `from` and answers with
+/// the HTTP status its client gets.
+async fn deliver(state: AppState, id: String, from: String, session: String, data: String) {
+    let delivery = state.streams.deliver(&session, Bytes::from(data)).await;
+    let answer = ControlMessage::Answer {
+        id,
+        from: state.node_uid.clone(),
+        result: Some(serde_json::json!({ "status": delivery.status().as_u16() })),
+        error: None,
+    };
+    if let Err(err) = state
+        .cluster
+        .broker
+        .publish_control(Some(&from), encode(&answer))
+        .await
+    {
+        tracing::warn!(error = %err, "cannot answer a stream session's message");
     }
 }
 

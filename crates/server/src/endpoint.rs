@@ -260,6 +260,11 @@ impl Endpoint {
         }
     }
 
+    /// Whether the endpoint also takes SSE or HTTP-streaming clients.
+    pub fn has_streams(&self) -> bool {
+        !self.config.sse_path.is_empty() || !self.config.http_stream_path.is_empty()
+    }
+
     /// `raw`, `echo` or `channels`.
     pub fn mode_name(&self) -> &'static str {
         match self.config.mode {

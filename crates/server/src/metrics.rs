@@ -99,9 +99,15 @@ pub fn render(state: &AppState) -> String {
     let open = (
         "connections",
         "gauge",
-        "Open WebSocket connections by endpoint.",
+        "Open connections by endpoint (WebSocket, SSE and HTTP streaming).",
     );
     by_endpoint(&mut t, eps, open, |c| get(&c.active));
+    t.family(
+        "stream_sessions",
+        "gauge",
+        "Open SSE and HTTP-streaming sessions on this node (also counted in switchboard_connections).",
+    );
+    t.sample("stream_sessions", &[], state.streams.len() as u64);
     by_endpoint_and_reason(
         &mut t,
         eps,

@@ -1,17 +1,19 @@
 //! The HTTP routes of one server.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use http::{Method, Request, StatusCode, Uri};
 use switchboard_protocol::api::{code, ApiError};
 
+use crate::endpoint::Endpoint;
 use crate::state::AppState;
-use crate::{api, health, metrics, reply, ws};
+use crate::{api, demo, health, metrics, reply, stream, ws};
 
 /// Routes: each endpoint path, `/api/{method}`, `/api/openapi.json`,
 /// `/healthz`, `/readyz`, `/metrics`; anything else is a JSON 404.
@@ -23,6 +25,7 @@ pub fn build(state: AppState) -> Router {
         .route("/api/openapi.json", get(api::openapi))
         .route("/api/{method}", post(api::call));
     for endpoint in &state.endpoints {
+        router = stream_routes(router, &state, endpoint);
         let (state, endpoint) = (state.clone(), endpoint.clone());
         let path = endpoint.config.path.clone();
         let upgrade = move |peer: ConnectInfo<SocketAddr>, request: Request<Body>| {
@@ -30,10 +33,44 @@ pub fn build(state: AppState) -> Router {
         };
         router = router.route(&path, get(upgrade));
     }
+    if state.config.has_fallback_transports() {
+        let path = state.config.server.emulation_path.clone();
+        let shared = state.clone();
+        let emulation =
+            move |request: Request<Body>| stream::emulation::emulation(shared.clone(), request);
+        router = router.route(&path, any(emulation));
+    }
+    if state.config.demo.enabled {
+        router = demo::routes(router);
+    }
     router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+}
+
+/// `sse_path` and `http_stream_path` of one endpoint, when set.
+fn stream_routes(
+    mut router: Router<AppState>,
+    state: &AppState,
+    endpoint: &Arc<Endpoint>,
+) -> Router<AppState> {
+    let config = &endpoint.config;
+    if !config.sse_path.is_empty() {
+        let (state, endpoint) = (state.clone(), endpoint.clone());
+        let sse = move |peer: ConnectInfo<SocketAddr>, request: Request<Body>| {
+            stream::open::sse(state.clone(), endpoint.clone(), peer, request)
+        };
+        router = router.route(&config.sse_path, any(sse));
+    }
+    if !config.http_stream_path.is_empty() {
+        let (state, endpoint) = (state.clone(), endpoint.clone());
+        let http_stream = move |peer: ConnectInfo<SocketAddr>, request: Request<Body>| {
+            stream::open::http_stream(state.clone(), endpoint.clone(), peer, request)
+        };
+        router = router.route(&config.http_stream_path, any(http_stream));
+    }
+    router
 }
 
 async fn not_found(method: Method, uri: Uri) -> Response {

@@ -51,6 +51,9 @@ pub enum StartError {
     /// An endpoint's `message_schema_file` cannot be used.
     #[error(transparent)]
     Schema(#[from] crate::endpoint::SchemaError),
+    /// The demo pages (`[demo]`) cannot be served.
+    #[error(transparent)]
+    Demo(#[from] crate::demo::DemoError),
     /// The backend proxy (`[proxy]`) cannot be used.
     #[error("cannot use [proxy]: {0}")]
     Proxy(String),
@@ -159,6 +162,9 @@ impl ServerBuilder {
         let replies = Arc::new(crate::sinks::Replies::default());
         let sinks = crate::sinks::Sinks::start(&config.sinks, &bus, replies.clone())?;
         let proxy = crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?;
+        if config.demo.enabled {
+            crate::demo::check(&config.demo.dir)?;
+        }
         let root = CancellationToken::new();
         let backends =
             brokers::connect(&config.broker)
@@ -217,6 +223,7 @@ impl ServerBuilder {
             sinks,
             held,
             proxy,
+            streams: Arc::new(crate::stream::StreamSessions::default()),
             lifecycle: Lifecycle::new(&root),
             started: Instant::now(),
             node_uid: uuid::Uuid::new_v4().to_string(),

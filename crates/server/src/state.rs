@@ -64,6 +64,8 @@ pub struct Shared {
     pub held: Option<crate::held::HeldReplies>,
     /// The backend asked on connect, subscribe, publish and RPC (`[proxy]`).
     pub proxy: Option<crate::proxy::Proxy>,
+    /// SSE and HTTP-streaming sessions on this node, by session id.
+    pub streams: Arc<crate::stream::StreamSessions>,
     /// Shutdown state.
     pub lifecycle: Lifecycle,
     /// When the server started.

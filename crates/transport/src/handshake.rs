@@ -145,7 +145,9 @@ fn has_token(headers: &HeaderMap, name: header::HeaderName, token: &str) -> bool
         .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
-fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
+/// Whether a request's `Origin` is in `allowed` (empty or `*`: any). Requests
+/// without one (non-browser clients) pass.
+pub fn origin_allowed(headers: &HeaderMap, allowed: &[String]) -> bool {
     if allowed.is_empty() || allowed.iter().any(|a| a == "*") {
         return true;
     }

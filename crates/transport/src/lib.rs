@@ -50,6 +50,7 @@ mod message;
 mod queue;
 mod reader;
 mod stats;
+pub mod stream;
 
 pub use close::CloseFrame;
 pub use connection::{serve, ConnectionReport, ConnectionSettings, Heartbeat, Initiator};
@@ -58,3 +59,4 @@ pub use error::ProtocolError;
 pub use message::{Handler, Message};
 pub use queue::{MessageKind, OutMessage, Outbound, OverflowPolicy, SendError, OVERFLOW_REASON};
 pub use stats::TrafficStats;
+pub use stream::{serve_stream, CloseMessage, Framing, StreamIo};

@@ -306,6 +306,27 @@ impl Outbound {
         Poll::Pending
     }
 
+    /// Ready once a close is asked for (or the queue overflowed), even
+    /// while messages are still queued; otherwise the task is woken by the
+    /// next send or close.
+    pub(crate) fn poll_closed(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.lock();
+        if state.closed {
+            return Poll::Ready(());
+        }
+        match &mut state.waiter {
+            Some(waker) => waker.clone_from(cx.waker()),
+            none => *none = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes the pending close request, leaving whatever is still queued
+    /// (for a client that will never read it).
+    pub(crate) fn take_close(&self) -> Option<CloseFrame> {
+        self.lock().close.take()
+    }
+
     /// Marks the connection ended: queued messages are freed, sends fail.
     pub(crate) fn finish(&self) {
         let mut state = self.lock();

@@ -19,6 +19,7 @@ fn everything_set() -> Config {
                 cert_file: "/etc/switchboard/cert.pem".into(),
                 key_file: "/etc/switchboard/key.pem".into(),
             }),
+            emulation_path: "/emu".into(),
         },
         api: ApiConfig {
             key: "s3cret".into(),
@@ -37,6 +38,8 @@ fn everything_set() -> Config {
                 path: "/a".into(),
                 message_schema_file: "schemas/a.json".into(),
                 receipts: true,
+                sse_path: "/a/sse".into(),
+                http_stream_path: String::new(),
                 mode: Mode::Echo,
                 max_connections: 7,
                 max_message_size: 125,
@@ -88,6 +91,7 @@ fn everything_set() -> Config {
             EndpointConfig {
                 path: "/connection/websocket".into(),
                 mode: Mode::Channels,
+                http_stream_path: "/connection/http_stream".into(),
                 ..EndpointConfig::default()
             },
         ],
@@ -189,6 +193,10 @@ fn everything_set() -> Config {
                 require_exp: false,
             },
             refresh_window: Duration::from_millis(3000),
+        },
+        demo: DemoConfig {
+            enabled: true,
+            dir: "/srv/demo".into(),
         },
     }
 }

@@ -120,6 +120,46 @@ fn duplicate_paths() {
 }
 
 #[test]
+fn stream_paths_are_routes_like_any_other() {
+    let e = at(
+        "[[endpoints]]\npath = \"/a\"\nsse_path = \"/b\"\n[[endpoints]]\npath = \"/b\"\n",
+        "endpoints[1].path",
+        "\"/b\"",
+    );
+    assert!(e.problem.contains("endpoints[0].sse_path"), "{e}");
+    at(
+        "[[endpoints]]\npath = \"/a\"\nsse_path = \"a/sse\"\n",
+        "endpoints[0].sse_path",
+        "\"a/sse\"",
+    );
+    let e = at(
+        "[server]\nemulation_path = \"/a\"\n[[endpoints]]\npath = \"/a\"\nsse_path = \"/s\"\n",
+        "server.emulation_path",
+        "\"/a\"",
+    );
+    assert!(e.problem.contains("endpoints[0].path"), "{e}");
+    let e = at(
+        "[demo]\nenabled = true\n[[endpoints]]\npath = \"/demo/ws\"\n",
+        "endpoints[0].path",
+        "\"/demo/ws\"",
+    );
+    assert!(e.problem.contains("demo"), "{e}");
+}
+
+#[test]
+fn http_streaming_is_for_channels_endpoints_only() {
+    let e = at(
+        "[[endpoints]]\npath = \"/a\"\nhttp_stream_path = \"/a/stream\"\n",
+        "endpoints[0].http_stream_path",
+        "\"/a/stream\"",
+    );
+    assert!(e.fix.contains("sse_path"), "{e}");
+    // The emulation path is only a route when some endpoint streams.
+    let ok = "[server]\nemulation_path = \"/a\"\n[[endpoints]]\npath = \"/a\"\n";
+    assert!(Config::from_toml_str(ok).is_ok());
+}
+
+#[test]
 fn heartbeat_send_needs_timeout_below_interval() {
     let e = at(
         &endpoint("[endpoints.heartbeat]\nmode = \"send\"\ninterval_ms = 1000\ntimeout_ms = 1000"),

@@ -133,6 +133,10 @@ pub struct ConnectResult<'a> {
     pub pong: bool,
     /// The node that serves the connection.
     pub node: &'a str,
+    /// The session id an SSE or HTTP-streaming client names when it posts
+    /// commands (empty, and left out, on WebSocket).
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub session: &'a str,
 }
 
 /// `rpc` result: the backend's data.
@@ -280,6 +284,14 @@ pub enum Push<'a> {
     Subscribe(SubscribeResult<'a>),
     /// A message to this connection (server API `send`).
     Message(&'a RawValue),
+    /// The server ends the connection (on a stream transport, which has no
+    /// close frame to say why).
+    Disconnect {
+        /// Centrifugo's disconnect code.
+        code: u16,
+        /// Why.
+        reason: &'a str,
+    },
 }
 
 impl Push<'_> {
@@ -307,6 +319,10 @@ impl Push<'_> {
                     Push::Unsubscribe(u) => map.serialize_entry("unsubscribe", u)?,
                     Push::Subscribe(r) => map.serialize_entry("subscribe", r)?,
                     Push::Message(data) => map.serialize_entry("message", &Data { data })?,
+                    Push::Disconnect { code, reason } => {
+                        let body = serde_json::json!({ "code": code, "reason": reason });
+                        map.serialize_entry("disconnect", &body)?
+                    }
                 }
                 map.end()
             }

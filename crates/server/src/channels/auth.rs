@@ -126,6 +126,7 @@ impl ChannelsSession {
             ping: config.ping_interval.as_secs().max(1) as u32,
             pong: true,
             node: &self.state.node_uid,
+            session: self.stream_session.as_deref().unwrap_or_default(),
         };
         self.reply(id, &Reply::Connect(result));
         Ok(())

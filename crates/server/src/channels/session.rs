@@ -47,6 +47,8 @@ pub struct ChannelsSession {
     pub(super) granted: HashSet<String>,
     /// The endpoint's message rate limits, if any.
     pub(super) limiter: Option<MessageLimiter>,
+    /// On SSE and HTTP streaming: the session id the client posts to.
+    pub(super) stream_session: Option<String>,
 }
 
 impl ChannelsSession {
@@ -86,7 +88,14 @@ impl ChannelsSession {
             deadline,
             granted: HashSet::new(),
             limiter,
+            stream_session: None,
         }
+    }
+
+    /// Marks a session on a stream transport: its `connect` reply carries
+    /// the id the client names when it posts commands.
+    pub fn set_stream_session(&mut self, id: String) {
+        self.stream_session = Some(id);
     }
 
     /// The connection's metadata as it is now (the user is set at connect).

@@ -2,7 +2,7 @@
 
 mod client_addr;
 mod handlers;
-mod session;
+pub(crate) mod session;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,10 +33,8 @@ pub async fn upgrade(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut request: Request<Body>,
 ) -> Response {
-    if state.lifecycle.is_draining() {
-        endpoint.counters.reject(RejectReason::Draining);
-        let err = ApiError::new(code::NOT_AVAILABLE, "server is shutting down");
-        return reply::error(StatusCode::SERVICE_UNAVAILABLE, err);
+    if let Some(refusal) = draining_refusal(&state, &endpoint) {
+        return refusal;
     }
     let mut accepted = match handshake::accept(request.headers(), &endpoint.handshake) {
         Ok(accepted) => accepted,
@@ -52,62 +50,118 @@ pub async fn upgrade(
             return response;
         }
     };
-
-    let trusted = &state.config.server.trusted_proxies;
-    let ip_slot = match take_ip_slot(&endpoint, client_ip(peer, request.headers(), trusted)) {
-        Ok(slot) => slot,
-        Err((status, err)) => return reply::error(status, err),
+    let query = request.uri().query();
+    let client = match admit_client(&state, &endpoint, peer, request.headers(), query).await {
+        Ok(client) => client,
+        Err(refusal) => return refusal,
     };
+    auth::handshake::choose_marker(&client.admission, request.headers(), &mut accepted);
+    let info = connection_info(&client, &endpoint, request.headers(), accepted.subprotocol);
+
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let session = client.into_session(state.clone(), endpoint, info, accepted.deflate);
+    state.lifecycle.sessions.spawn(session.run(on_upgrade));
+
+    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
+    *response.headers_mut() = accepted.response_headers;
+    response
+}
+
+/// New clients are refused with 503 once shutdown has begun.
+pub(crate) fn draining_refusal(state: &AppState, endpoint: &Endpoint) -> Option<Response> {
+    if !state.lifecycle.is_draining() {
+        return None;
+    }
+    endpoint.counters.reject(RejectReason::Draining);
+    let err = ApiError::new(code::NOT_AVAILABLE, "server is shutting down");
+    Some(reply::error(StatusCode::SERVICE_UNAVAILABLE, err))
+}
+
+/// A client that passed the checks every transport makes.
+pub(crate) struct Client {
+    pub id: ConnectionId,
+    pub remote_addr: String,
+    pub admission: auth::Admission,
+    ip_slot: Option<Box<IpSlot>>,
+}
+
+impl Client {
+    /// The session that serves this client.
+    pub fn into_session(
+        self,
+        state: AppState,
+        endpoint: Arc<Endpoint>,
+        info: Arc<ConnectionInfo>,
+        deflate: Option<switchboard_transport::DeflateParams>,
+    ) -> session::Session {
+        session::Session {
+            state,
+            endpoint,
+            id: self.id,
+            info,
+            deflate,
+            admission: self.admission,
+            ip_slot: self.ip_slot,
+        }
+    }
+}
+
+/// The checks after the transport's own: `connections_per_ip` (429) and
+/// the endpoint's auth (401, 403, or 503 when the backend cannot answer).
+pub(crate) async fn admit_client(
+    state: &AppState,
+    endpoint: &Arc<Endpoint>,
+    peer: SocketAddr,
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+) -> Result<Client, Response> {
+    let trusted = &state.config.server.trusted_proxies;
+    let ip_slot = take_ip_slot(endpoint, client_ip(peer, headers, trusted))
+        .map_err(|(status, err)| reply::error(status, err))?;
     let id = ConnectionId::random();
-    let remote_addr = client_addr(peer, request.headers(), trusted);
+    let remote_addr = client_addr(peer, headers, trusted);
     let who = auth::handshake::Who {
         client: id.to_string(),
         remote_addr: &remote_addr,
     };
-    let query = request.uri().query();
-    let admission = match auth::admit(&state, &endpoint, request.headers(), query, who).await {
-        Ok(admission) => admission,
+    match auth::admit(state, endpoint, headers, query, who).await {
+        Ok(admission) => Ok(Client {
+            id,
+            remote_addr,
+            admission,
+            ip_slot,
+        }),
         Err((status, err)) => {
             endpoint.counters.reject(RejectReason::Auth);
             tracing::debug!(reason = %err.message, "handshake refused");
-            return reply::error(status, err);
+            Err(reply::error(status, err))
         }
-    };
+    }
+}
 
-    auth::handshake::choose_marker(&admission, request.headers(), &mut accepted);
-    let headers = request.headers();
+/// What events and the server API show about a new connection.
+pub(crate) fn connection_info(
+    client: &Client,
+    endpoint: &Endpoint,
+    headers: &http::HeaderMap,
+    subprotocol: Option<String>,
+) -> Arc<ConnectionInfo> {
     let text = |name: http::header::HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let info = Arc::new(ConnectionInfo {
-        id: id.to_string(),
+    Arc::new(ConnectionInfo {
+        id: client.id.to_string(),
         endpoint: endpoint.config.path.clone(),
-        remote_addr,
+        remote_addr: client.remote_addr.clone(),
         user_agent: text(http::header::USER_AGENT),
         origin: text(http::header::ORIGIN),
-        subprotocol: accepted.subprotocol.clone(),
-        user: admission.identity.as_ref().map(|i| i.user.clone()),
+        subprotocol,
+        user: client.admission.identity.as_ref().map(|i| i.user.clone()),
         connected_at: switchboard_protocol::now_rfc3339(),
-    });
-
-    let on_upgrade = hyper::upgrade::on(&mut request);
-    let session = session::Session {
-        state: state.clone(),
-        endpoint,
-        id,
-        info,
-        deflate: accepted.deflate,
-        admission,
-        ip_slot,
-    };
-    state.lifecycle.sessions.spawn(session.run(on_upgrade));
-
-    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    *response.headers_mut() = accepted.response_headers;
-    response
+    })
 }
 
 /// A place in the endpoint's `connections_per_ip` (none when unlimited),

@@ -5,6 +5,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use switchboard_config::{render_welcome, AuthMode, Mode};
@@ -12,7 +14,8 @@ use switchboard_hub::{ConnectionId, Entry, Registration};
 use switchboard_protocol::event::{ConnectionInfo, DisconnectInfo, ErrorInfo, Event};
 use switchboard_transport::close::code;
 use switchboard_transport::{
-    serve, CloseFrame, ConnectionReport, DeflateParams, Initiator, OutMessage, Outbound,
+    serve, serve_stream, CloseFrame, CloseMessage, ConnectionReport, DeflateParams, Framing,
+    Initiator, OutMessage, Outbound, StreamIo,
 };
 use tokio::net::TcpStream;
 use tracing::Instrument;
@@ -79,29 +82,70 @@ impl Session {
                 self.state.lifecycle.force_close.clone(),
             )
             .await;
-            let Live {
-                handler,
-                registration,
-            } = live;
-            let (registration, info) = match handler {
-                ModeHandler::Refused(_) => return, // counted and reported in `start`
-                ModeHandler::Channels(mut session) => {
-                    // Boxed: a large future needed only once, at the end.
-                    Box::pin(session.close()).await;
-                    // Connect may have set the user: later events show it.
-                    (registration, session.connection_info())
-                }
-                ModeHandler::Raw(mut raw) => {
-                    // A client that proved itself after the upgrade was
-                    // registered then.
-                    let late = raw.guard.as_mut().and_then(|g| g.take_registration());
-                    (registration.or(late), raw.info.clone())
-                }
-                ModeHandler::Echo(_) => (registration, self.info.clone()),
-            };
-            self.finish(&report, started, registration, info);
+            self.end(live, &report, started).await;
         }
         .instrument(span)
+    }
+
+    /// Serves a client of the SSE or HTTP-streaming transport: `io` is its
+    /// response body and inbox, `first` what came with its request (the
+    /// connect command), `session` the id its POSTs name.
+    pub fn run_stream(
+        self,
+        io: StreamIo,
+        framing: Framing,
+        first: Option<Bytes>,
+        session: String,
+        close_message: CloseMessage,
+    ) -> impl Future<Output = ()> + Send {
+        let span =
+            tracing::info_span!("connection", id = %self.id, endpoint = %self.endpoint.config.path);
+        async move {
+            let started = Instant::now();
+            let (mut live, outbound) = self.start();
+            if let ModeHandler::Channels(channels) = &mut live.handler {
+                channels.set_stream_session(session);
+            }
+            let report = serve_stream(
+                io,
+                framing,
+                first,
+                &self.endpoint.connection,
+                outbound,
+                &self.endpoint.traffic,
+                &mut live.handler,
+                &close_message,
+                self.state.lifecycle.force_close.clone(),
+            )
+            .await;
+            self.end(live, &report, started).await;
+        }
+        .instrument(span)
+    }
+
+    /// After the transport ended: the handler's cleanup, then `finish`.
+    async fn end(&self, live: Live, report: &ConnectionReport, started: Instant) {
+        let Live {
+            handler,
+            registration,
+        } = live;
+        let (registration, info) = match handler {
+            ModeHandler::Refused(_) => return, // counted and reported in `start`
+            ModeHandler::Channels(mut session) => {
+                // Boxed: a large future needed only once, at the end.
+                Box::pin(session.close()).await;
+                // Connect may have set the user: later events show it.
+                (registration, session.connection_info())
+            }
+            ModeHandler::Raw(mut raw) => {
+                // A client that proved itself after the upgrade was
+                // registered then.
+                let late = raw.guard.as_mut().and_then(|g| g.take_registration());
+                (registration.or(late), raw.info.clone())
+            }
+            ModeHandler::Echo(_) => (registration, self.info.clone()),
+        };
+        self.finish(report, started, registration, info);
     }
 
     /// Registers the connection and picks its handler (or refuses it when
