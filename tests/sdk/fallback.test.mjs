@@ -5,6 +5,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { Centrifuge } from 'centrifuge';
 import { EventSource } from 'eventsource';
 import {
@@ -106,6 +107,27 @@ for (const transport of ['http_stream', 'sse']) {
     fallback.disconnect();
   });
 }
+
+/** An HS256 connection token signed with examples/channels.toml's secret. */
+function tokenFor(sub, secret = 'change-me-hs256-secret-0123456789') {
+  const part = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const body = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub, exp: Math.floor(Date.now() / 1000) + 600 })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
+test('sse: a connection token names the user; a forged one ends the session for good', async () => {
+  const alice = fallbackClient(server, 'sse', { token: tokenFor('alice') });
+  await connect(alice);
+  const { sub } = await subscribe(alice, 'chat:tokens');
+  const presence = await sub.presence();
+  assert.deepEqual(Object.values(presence.clients).map((c) => c.user), ['alice']);
+
+  const forged = fallbackClient(server, 'http_stream', { token: tokenFor('mallory', 'not-the-secret-0123456789abcdef') });
+  const disconnected = waitEvent(forged, 'disconnected');
+  forged.connect();
+  assert.equal((await disconnected).code, 3500, 'invalid token: the SDK does not reconnect');
+  alice.disconnect();
+});
 
 test('emulation endpoint: bad requests get clear statuses, and a too large command only that command', async () => {
   const post = (body, headers = { 'Content-Type': 'application/json' }) =>

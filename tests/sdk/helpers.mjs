@@ -53,7 +53,7 @@ function portAccepts(port) {
 /**
  * Starts switchboard on `config` (default examples/channels.toml), on `port`
  * (default: a free one), with extra `env` (e.g. SWITCHBOARD_BROKER__KIND);
- * returns {port, url, base, apiUrl, stop(), stderr()}.
+ * returns {port, pid, url, base, apiUrl, stop(), stderr()}.
  */
 export async function startServer({ config = 'examples/channels.toml', port, env = {} } = {}) {
   port ??= await freePort();
@@ -87,6 +87,7 @@ export async function startServer({ config = 'examples/channels.toml', port, env
   }
   return {
     port,
+    pid: child.pid,
     url: `ws://127.0.0.1:${port}/connection/websocket`,
     base: `http://127.0.0.1:${port}`,
     apiUrl: `http://127.0.0.1:${port}/api`,

@@ -290,6 +290,7 @@ mod tests {
             origin: None,
             subprotocol: None,
             user: user.map(Into::into),
+            transport: Default::default(),
             connected_at: "now".into(),
         };
         let stats = Arc::new(TrafficStats::default());

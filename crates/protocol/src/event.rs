@@ -28,8 +28,31 @@ pub struct ConnectionInfo {
     /// The authenticated user, when the endpoint authenticates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// How the client is connected (left out for WebSocket).
+    #[serde(default, skip_serializing_if = "Transport::is_websocket")]
+    pub transport: Transport,
     /// When the connection was accepted (RFC 3339).
     pub connected_at: String,
+}
+
+/// How a client is connected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// A WebSocket.
+    #[default]
+    Websocket,
+    /// Server-Sent Events, sending by POST.
+    Sse,
+    /// HTTP streaming (newline-delimited), sending by POST.
+    HttpStream,
+}
+
+impl Transport {
+    /// Whether this is a WebSocket (the default, left out of JSON).
+    pub fn is_websocket(&self) -> bool {
+        *self == Transport::Websocket
+    }
 }
 
 /// The kind of event.

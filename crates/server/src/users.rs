@@ -115,6 +115,7 @@ mod tests {
             origin: None,
             subprotocol: None,
             user: Some(user.into()),
+            transport: Default::default(),
             connected_at: "t".into(),
         })
     }

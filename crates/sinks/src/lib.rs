@@ -74,6 +74,7 @@ pub(crate) mod testing {
             origin: None,
             subprotocol: None,
             user: None,
+            transport: Default::default(),
             connected_at: "t".into(),
         })))
     }

@@ -16,6 +16,7 @@ use http_body_util::BodyExt;
 use switchboard_config::Mode;
 use switchboard_protocol::api::{code, ApiError};
 use switchboard_protocol::client::Push;
+use switchboard_protocol::event::Transport;
 use switchboard_transport::handshake::origin_allowed;
 use switchboard_transport::{CloseFrame, CloseMessage, Framing, StreamIo};
 use tokio::sync::mpsc;
@@ -137,7 +138,11 @@ async fn open(
             Ok(client) => client,
             Err(refusal) => return refusal,
         };
-    let info = connection_info(&client, &endpoint, &parts.headers, None);
+    let transport = match framing {
+        Framing::Sse => Transport::Sse,
+        Framing::Lines => Transport::HttpStream,
+    };
+    let info = connection_info(&client, &endpoint, &parts.headers, None, transport);
     let (session, guard, inbox) = state.streams.open(endpoint.config.max_message_size);
     let (body, chunks) = mpsc::channel(BODY_CHUNKS);
     let channels = endpoint.config.mode == Mode::Channels;

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http::{Request, StatusCode};
 use switchboard_hub::ConnectionId;
 use switchboard_protocol::api::{code, ApiError};
-use switchboard_protocol::event::ConnectionInfo;
+use switchboard_protocol::event::{ConnectionInfo, Transport};
 use switchboard_transport::handshake;
 
 use crate::auth;
@@ -56,7 +56,13 @@ pub async fn upgrade(
         Err(refusal) => return refusal,
     };
     auth::handshake::choose_marker(&client.admission, request.headers(), &mut accepted);
-    let info = connection_info(&client, &endpoint, request.headers(), accepted.subprotocol);
+    let info = connection_info(
+        &client,
+        &endpoint,
+        request.headers(),
+        accepted.subprotocol,
+        Transport::Websocket,
+    );
 
     let on_upgrade = hyper::upgrade::on(&mut request);
     let session = client.into_session(state.clone(), endpoint, info, accepted.deflate);
@@ -145,6 +151,7 @@ pub(crate) fn connection_info(
     endpoint: &Endpoint,
     headers: &http::HeaderMap,
     subprotocol: Option<String>,
+    transport: Transport,
 ) -> Arc<ConnectionInfo> {
     let text = |name: http::header::HeaderName| {
         headers
@@ -160,6 +167,7 @@ pub(crate) fn connection_info(
         origin: text(http::header::ORIGIN),
         subprotocol,
         user: client.admission.identity.as_ref().map(|i| i.user.clone()),
+        transport,
         connected_at: switchboard_protocol::now_rfc3339(),
     })
 }
