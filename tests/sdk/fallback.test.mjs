@@ -191,6 +191,14 @@ test('redis: a POST to another node reaches the session, and a stream recovers w
     await waitUntil(sub, 'publication', () => got.length === 1, 'own publication through node B');
     const presence = await sub.presence();
     assert.equal(Object.keys(presence.clients).length, 1);
+    // A session of the right node but the wrong id, and a node nobody runs.
+    for (const node of [fallback._node, 'no-such-node']) {
+      const res = await fetch(`${b.base}/emulation`, {
+        method: 'POST', body: JSON.stringify({ session: 'nope', node, data: '{}' }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      assert.equal(res.status, 404, node);
+    }
 
     // Node A restarts; meanwhile node B publishes what the client misses.
     const port = a.port;

@@ -78,6 +78,14 @@ impl Nodes {
         }
     }
 
+    /// Whether node `uid` is live (false when the registry cannot be read).
+    pub async fn is_live(&self, uid: &str) -> bool {
+        match self.registry.presence(NODES_CHANNEL).await {
+            Ok(entries) => entries.contains_key(uid),
+            Err(_) => false,
+        }
+    }
+
     /// Leaves the registry at shutdown, so other nodes stop listing this one at once.
     pub async fn leave(&self, uid: &str) {
         let _ = self.registry.remove(NODES_CHANNEL, uid).await;

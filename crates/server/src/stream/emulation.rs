@@ -11,7 +11,7 @@
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::{header, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -19,6 +19,7 @@ use switchboard_protocol::api::{code, ApiError};
 use switchboard_transport::handshake::origin_allowed;
 
 use super::cors;
+use super::open::{is_protobuf, method_not_allowed};
 use super::sessions::Delivery;
 use crate::reply;
 use crate::state::AppState;
@@ -41,8 +42,7 @@ pub async fn emulation(state: AppState, request: Request<Body>) -> Response {
         return cors::preflight(request.headers(), &origins);
     }
     if request.method() != Method::POST {
-        let err = ApiError::bad_request("use POST to send to a stream session");
-        return reply::error(StatusCode::METHOD_NOT_ALLOWED, err);
+        return method_not_allowed("POST", request.uri().path());
     }
     let (parts, body) = request.into_parts();
     let fail = |status: StatusCode, err: ApiError| {
@@ -54,11 +54,7 @@ pub async fn emulation(state: AppState, request: Request<Body>) -> Response {
         let err = ApiError::new(code::PERMISSION_DENIED, "origin not allowed");
         return fail(StatusCode::FORBIDDEN, err);
     }
-    if parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"))
-    {
+    if is_protobuf(&parts.headers) {
         let err = ApiError::bad_request("only JSON emulation requests are understood");
         return fail(StatusCode::UNSUPPORTED_MEDIA_TYPE, err);
     }

@@ -214,13 +214,15 @@ fn close_message(framing: Framing, channels: bool) -> CloseMessage {
     }
 }
 
-fn is_protobuf(headers: &http::HeaderMap) -> bool {
+/// Whether a request carries the Protobuf encoding, which is not spoken here.
+pub(super) fn is_protobuf(headers: &http::HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/octet-stream"))
 }
 
-fn method_not_allowed(allowed: &'static str, path: &str) -> Response {
+/// 405 naming the one method `path` takes.
+pub(super) fn method_not_allowed(allowed: &'static str, path: &str) -> Response {
     let err = ApiError::bad_request(format!("use {allowed} on {path}"));
     let mut response = reply::error(StatusCode::METHOD_NOT_ALLOWED, err);
     response
