@@ -211,8 +211,8 @@ test("console: seed 000's client works as written, and the console shows what th
 
   // Seed 000's example, verbatim but for the port, in a page of its own.
   const seed = await open(server, '/demo/');
-  const logged = [];
-  seed.on('console', (m) => logged.push(m.text()));
+  const opened = seed.waitForEvent('console', (m) => m.text() === 'Connected to n8n WebSocket server');
+  const received = seed.waitForEvent('console', (m) => m.text().startsWith('Received:'));
   await seed.evaluate((url) => {
     const ws = new WebSocket(url);
 
@@ -242,8 +242,10 @@ test("console: seed 000's client works as written, and the console shows what th
   }, `ws://127.0.0.1:${server.port}/`);
   await consolePage.locator('[data-testid="sink-event"][data-type="message"]')
     .filter({ hasText: 'button_click' }).first().waitFor();
-  assert.ok(logged.includes('Connected to n8n WebSocket server'), logged.join('\n'));
-  assert.ok(logged.some((l) => l.startsWith('Received:')), `the welcome message was parsed: ${logged.join('\n')}`);
+  await opened;
+  // The welcome message was parsed as JSON and logged as an object.
+  const welcome = await received;
+  assert.equal((await welcome.args()[1].jsonValue()).type, 'welcome');
 
   // The console's own raw client, over WebSocket.
   await consolePage.getByTestId('raw-mode').filter({ hasText: 'websocket' }).waitFor();
