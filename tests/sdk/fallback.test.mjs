@@ -129,6 +129,28 @@ test('sse: a connection token names the user; a forged one ends the session for 
   alice.disconnect();
 });
 
+test('pings go down the stream and pongs come back by POST: a session outlives several pings', async () => {
+  const env = { SWITCHBOARD_CHANNELS__PING_INTERVAL_MS: '1000', SWITCHBOARD_CHANNELS__PONG_TIMEOUT_MS: '500' };
+  const pinged = await startServer({ env });
+  try {
+    for (const transport of ['sse', 'http_stream']) {
+      const c = fallbackClient(pinged, transport);
+      const first = await connect(c);
+      let left = null;
+      c.on('connecting', (ctx) => { left ??= ctx; });
+      // Three pings; without the pongs the server would close with 3012 "no pong".
+      await new Promise((r) => setTimeout(r, 3500));
+      assert.equal(left, null, `${transport}: the session was never dropped`);
+      assert.equal(c.state, 'connected');
+      const presence = await subscribe(c, 'chat:pings').then(({ sub }) => sub.presence());
+      assert.ok(presence.clients[first.client], `${transport}: still the first connection`);
+      c.disconnect();
+    }
+  } finally {
+    await pinged.stop();
+  }
+});
+
 test('emulation endpoint: bad requests get clear statuses, and a too large command only that command', async () => {
   const post = (body, headers = { 'Content-Type': 'application/json' }) =>
     fetch(`${server.base}/emulation`, { method: 'POST', headers, body, signal: AbortSignal.timeout(TIMEOUT_MS) });
