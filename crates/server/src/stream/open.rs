@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Query};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::{Bytes, BytesMut};
 use http::{header, HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -44,11 +44,8 @@ pub async fn sse(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    if request.method() == Method::OPTIONS {
-        return cors::preflight(request.headers(), &endpoint.config.allowed_origins);
-    }
-    if request.method() != Method::GET {
-        return method_not_allowed("GET", request.uri().path());
+    if let Some(answer) = not_for_streaming(&request, &endpoint, Method::GET) {
+        return answer;
     }
     let first = match endpoint.config.mode {
         Mode::Channels => {
@@ -78,11 +75,8 @@ pub async fn http_stream(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request<Body>,
 ) -> Response {
-    if request.method() == Method::OPTIONS {
-        return cors::preflight(request.headers(), &endpoint.config.allowed_origins);
-    }
-    if request.method() != Method::POST {
-        return method_not_allowed("POST", request.uri().path());
+    if let Some(answer) = not_for_streaming(&request, &endpoint, Method::POST) {
+        return answer;
     }
     if is_protobuf(request.headers()) {
         let err = ApiError::bad_request(
@@ -109,6 +103,25 @@ pub async fn http_stream(
     };
     let request = Request::from_parts(parts, Body::empty());
     open(state, endpoint, peer, request, Framing::Lines, Some(first)).await
+}
+
+/// The answer to a request that does not open a stream: a CORS preflight,
+/// or a method other than `opens` (405).
+fn not_for_streaming(
+    request: &Request<Body>,
+    endpoint: &Endpoint,
+    opens: Method,
+) -> Option<Response> {
+    if request.method() == Method::OPTIONS {
+        return Some(cors::preflight(
+            request.headers(),
+            &endpoint.config.allowed_origins,
+        ));
+    }
+    if request.method() != opens {
+        return Some(method_not_allowed(opens.as_str(), request.uri().path()));
+    }
+    None
 }
 
 async fn open(
@@ -222,11 +235,11 @@ pub(super) fn is_protobuf(headers: &http::HeaderMap) -> bool {
 }
 
 /// 405 naming the one method `path` takes.
-pub(super) fn method_not_allowed(allowed: &'static str, path: &str) -> Response {
+pub(super) fn method_not_allowed(allowed: &str, path: &str) -> Response {
     let err = ApiError::bad_request(format!("use {allowed} on {path}"));
     let mut response = reply::error(StatusCode::METHOD_NOT_ALLOWED, err);
+    if let Ok(value) = HeaderValue::from_str(allowed) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
     response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static(allowed));
-    response.into_response()
 }
