@@ -50,6 +50,30 @@ impl SinkStats {
     pub fn set_last_error(&self, error: &str) {
         *self.last_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(error.to_owned());
     }
+
+    /// Adds `other`'s event counts (not its gauges, which only a live sink
+    /// has) to these.
+    fn absorb(&self, other: &SinkStats) {
+        for (into, from) in [
+            (&self.delivered, &other.delivered),
+            (&self.dropped, &other.dropped),
+            (&self.failed, &other.failed),
+            (&self.spilled, &other.spilled),
+            (&self.dead_lettered, &other.dead_lettered),
+        ] {
+            into.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Keeps the counters of a route that went away: one entry per name, so
+/// subscribers that come and go (a page per visitor) add up instead of
+/// piling up.
+fn retire(retired: &mut Vec<(String, Arc<SinkStats>)>, name: &str, stats: &Arc<SinkStats>) {
+    match retired.iter().find(|(kept, _)| kept == name) {
+        Some((_, kept)) => kept.absorb(stats),
+        None => retired.push((name.to_owned(), stats.clone())),
+    }
 }
 
 struct Route {
@@ -207,27 +231,35 @@ impl EventBus {
         routes.retain(|r| {
             let open = !r.tx.is_closed();
             if !open {
-                retired.push((r.name.clone(), r.stats.clone()));
+                retire(&mut retired, &r.name, &r.stats);
             }
             open
         });
     }
 
-    /// Every sink's name and counters (subscribers that went away included).
+    /// Every sink's name and counters, one entry per name: the in-process
+    /// subscribers (all named `subscriber`), live and gone, are added up,
+    /// so a metrics scrape never shows one series twice.
     pub fn stats(&self) -> Vec<(String, Arc<SinkStats>)> {
-        let mut out: Vec<_> = self
-            .routes()
+        let routes = self.routes();
+        let retired = self.inner.retired.read().unwrap_or_else(|p| p.into_inner());
+        let all = routes
             .iter()
-            .map(|r| (r.name.clone(), r.stats.clone()))
-            .collect();
-        out.extend(
-            self.inner
-                .retired
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .iter()
-                .cloned(),
-        );
+            .map(|r| (&r.name, &r.stats))
+            .chain(retired.iter().map(|(name, stats)| (name, stats)));
+        let mut out: Vec<(String, Arc<SinkStats>)> = Vec::new();
+        for (name, stats) in all {
+            match out.iter_mut().find(|(seen, _)| seen == name) {
+                Some((_, sum)) => {
+                    // A fresh sum: the counters themselves stay the sinks'.
+                    let fresh = SinkStats::default();
+                    fresh.absorb(sum);
+                    fresh.absorb(stats);
+                    *sum = Arc::new(fresh);
+                }
+                None => out.push((name.clone(), stats.clone())),
+            }
+        }
         out
     }
 
@@ -242,7 +274,9 @@ impl EventBus {
                 .retired
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            retired.extend(routes.iter().map(|r| (r.name.clone(), r.stats.clone())));
+            for route in routes.iter() {
+                retire(&mut retired, &route.name, &route.stats);
+            }
         }
         drop(routes);
         let tasks = std::mem::take(&mut *self.tasks());
@@ -304,5 +338,26 @@ mod tests {
             1,
             "a gone subscriber's counters are kept"
         );
+    }
+
+    #[tokio::test]
+    async fn subscribers_add_up_under_one_name_however_many_came_and_went() {
+        let bus = EventBus::new();
+        let _live = (bus.subscribe(10), bus.subscribe(10));
+        for _ in 0..50 {
+            let gone = bus.subscribe(10);
+            bus.emit(event()); // delivered to the two live ones and this one
+            drop(gone);
+        }
+        bus.emit(event()); // retires the last one gone
+        let stats = bus.stats();
+        assert_eq!(stats.len(), 1, "one entry, not one per subscriber");
+        assert_eq!(stats[0].0, "subscriber");
+        // Live ones got 10 each before their queues filled, then dropped the rest.
+        let delivered = stats[0].1.delivered.load(Ordering::Relaxed);
+        let dropped = stats[0].1.dropped.load(Ordering::Relaxed);
+        assert_eq!(delivered, 50 + 2 * 10);
+        assert_eq!(dropped, 2 * 41);
+        assert_eq!(bus.inner.retired.read().unwrap().len(), 1);
     }
 }

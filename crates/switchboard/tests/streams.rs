@@ -384,9 +384,17 @@ async fn the_demo_serves_its_pages_its_config_and_the_sink_events() {
     );
 
     let mut events = Stream::open(t.http.get(t.http_url("/demo/events"))).await;
+    let mut second = Stream::open(t.http.get(t.http_url("/demo/events"))).await;
     let _client = t.connect("/ws").await;
     events.until("\"event\":\"connect\"").await;
+    second.until("\"event\":\"connect\"").await;
     assert!(events.text.starts_with("data: {"));
+
+    // Three in-process subscribers now (the test's and two pages): one
+    // series in /metrics, or Prometheus would refuse the scrape.
+    let metrics = t.metrics().await;
+    let series = r#"switchboard_sink_events_total{sink="subscriber",outcome="delivered"}"#;
+    assert_eq!(metrics.matches(series).count(), 1, "{metrics}");
 }
 
 #[tokio::test]
