@@ -109,6 +109,21 @@ pub struct ConnectionReport {
     pub bytes_out: u64,
 }
 
+impl ConnectionReport {
+    /// A connection's report before it ends: until something else is
+    /// known, it counts as lost (1006, by the network), nothing moved yet.
+    pub(crate) fn lost() -> Self {
+        Self {
+            close: CloseFrame::new(code::ABNORMAL, ""),
+            initiator: Initiator::Network,
+            messages_in: 0,
+            messages_out: 0,
+            bytes_in: 0,
+            bytes_out: 0,
+        }
+    }
+}
+
 /// Upper bound of queued payload moved into the write buffer at once.
 const WRITE_BATCH: usize = 64 * 1024;
 /// Read at most this much per readiness event, so one client cannot starve others.
@@ -229,14 +244,7 @@ pub fn serve<'a, H: Handler>(
         next_ping: None,
         pong_deadline: None,
         flush_at: None,
-        report: ConnectionReport {
-            close: CloseFrame::new(code::ABNORMAL, ""),
-            initiator: Initiator::Network,
-            messages_in: 0,
-            messages_out: 0,
-            bytes_in: 0,
-            bytes_out: 0,
-        },
+        report: ConnectionReport::lost(),
     };
     // `preread` may be a slice of the HTTP layer's whole read buffer; the
     // copy above is all we need, so let that buffer go now rather than hold

@@ -154,14 +154,7 @@ pub fn serve_stream<'a, H: Handler>(
             last_data: Instant::now(),
             last_write: Instant::now(),
             closing_since: None,
-            report: ConnectionReport {
-                close: CloseFrame::new(code::ABNORMAL, ""),
-                initiator: Initiator::Network,
-                messages_in: 0,
-                messages_out: 0,
-                bytes_in: 0,
-                bytes_out: 0,
-            },
+            report: ConnectionReport::lost(),
         };
         if let Some(data) = first {
             run.deliver(data, settings, stats, handler, &outbound).await;
@@ -379,38 +372,76 @@ mod tests {
         }
     }
 
-    fn close_line() -> CloseMessage {
-        Box::new(|f: &CloseFrame| Bytes::from(format!("close {}\n", f.code)))
+    /// One stream connection with an echo handler, its queue and settings.
+    struct Fixture {
+        stats: Arc<TrafficStats>,
+        outbound: Outbound,
+        settings: ConnectionSettings,
+        close: CloseMessage,
+    }
+
+    impl Fixture {
+        fn new(queue_limit: usize, settings: ConnectionSettings) -> Self {
+            let stats = Arc::new(TrafficStats::default());
+            let outbound = Outbound::new(queue_limit, OverflowPolicy::Close, stats.clone());
+            let close: CloseMessage =
+                Box::new(|f: &CloseFrame| Bytes::from(format!("close {}\n", f.code)));
+            Self {
+                stats,
+                outbound,
+                settings,
+                close,
+            }
+        }
+
+        async fn serve(
+            &self,
+            io: StreamIo,
+            framing: Framing,
+            first: Option<Bytes>,
+        ) -> ConnectionReport {
+            let mut echo = Echo(self.outbound.clone());
+            let outbound = self.outbound.clone();
+            let cancel = CancellationToken::new();
+            let settings = &self.settings;
+            serve_stream(
+                io,
+                framing,
+                first,
+                settings,
+                outbound,
+                &self.stats,
+                &mut echo,
+                &self.close,
+                cancel,
+            )
+            .await
+        }
+    }
+
+    /// Everything the client reads until the stream ends.
+    async fn read_all(mut chunks: mpsc::Receiver<Bytes>) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(chunk) = chunks.recv().await {
+            seen.push(String::from_utf8(chunk.to_vec()).unwrap());
+        }
+        seen
     }
 
     #[tokio::test]
     async fn messages_are_handled_in_order_and_replies_framed_then_closed() {
-        let stats = Arc::new(TrafficStats::default());
-        let outbound = Outbound::new(1 << 20, OverflowPolicy::Close, stats.clone());
-        let (body, mut chunks) = mpsc::channel(4);
+        let f = Fixture::new(1 << 20, ConnectionSettings::default());
+        let (body, chunks) = mpsc::channel(4);
         let (post, inbox) = mpsc::channel(4);
-        let settings = ConnectionSettings::default();
-        let mut echo = Echo(outbound.clone());
-        let close = close_line();
-        let task = serve_stream(
+        let task = f.serve(
             StreamIo { body, inbox },
             Framing::Lines,
             Some(Bytes::from("first")),
-            &settings,
-            outbound,
-            &stats,
-            &mut echo,
-            &close,
-            CancellationToken::new(),
         );
         let client = async {
             post.send(Bytes::from("second")).await.unwrap();
             post.send(Bytes::from("quit")).await.unwrap();
-            let mut seen = String::new();
-            while let Some(chunk) = chunks.recv().await {
-                seen.push_str(std::str::from_utf8(&chunk).unwrap());
-            }
-            seen
+            read_all(chunks).await.concat()
         };
         let (report, seen) = tokio::join!(task, client);
         assert_eq!(seen, "first\nsecond\nclose 4000\n");
@@ -421,91 +452,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_client_that_goes_away_ends_the_connection() {
-        let stats = Arc::new(TrafficStats::default());
-        let outbound = Outbound::new(1 << 20, OverflowPolicy::Close, stats.clone());
+        let f = Fixture::new(1 << 20, ConnectionSettings::default());
         let (body, chunks) = mpsc::channel(4);
         let (_post, inbox) = mpsc::channel(4);
         drop(chunks);
-        let settings = ConnectionSettings::default();
-        let mut echo = Echo(outbound.clone());
-        let close = close_line();
-        let report = serve_stream(
-            StreamIo { body, inbox },
-            Framing::Sse,
-            None,
-            &settings,
-            outbound.clone(),
-            &stats,
-            &mut echo,
-            &close,
-            CancellationToken::new(),
-        )
-        .await;
+        let report = f.serve(StreamIo { body, inbox }, Framing::Sse, None).await;
         assert_eq!(report.initiator, Initiator::Network);
-        assert!(outbound.is_closed(), "later sends fail");
+        assert!(f.outbound.is_closed(), "later sends fail");
     }
 
     #[tokio::test(start_paused = true)]
     async fn quiet_streams_get_keepalives_and_idle_ones_close() {
-        let stats = Arc::new(TrafficStats::default());
-        let outbound = Outbound::new(1 << 20, OverflowPolicy::Close, stats.clone());
-        let (body, mut chunks) = mpsc::channel(4);
-        let (_post, inbox) = mpsc::channel(4);
         let settings = ConnectionSettings {
             idle_timeout: Some(Duration::from_secs(60)),
             ..ConnectionSettings::default()
         };
-        let mut echo = Echo(outbound.clone());
-        let close = close_line();
-        let task = serve_stream(
-            StreamIo { body, inbox },
-            Framing::Sse,
-            None,
-            &settings,
-            outbound,
-            &stats,
-            &mut echo,
-            &close,
-            CancellationToken::new(),
-        );
-        let client = async {
-            let mut seen = Vec::new();
-            while let Some(chunk) = chunks.recv().await {
-                seen.push(String::from_utf8(chunk.to_vec()).unwrap());
-            }
-            seen
-        };
-        let (report, seen) = tokio::join!(task, client);
+        let f = Fixture::new(1 << 20, settings);
+        let (body, chunks) = mpsc::channel(4);
+        let (_post, inbox) = mpsc::channel(4);
+        let task = f.serve(StreamIo { body, inbox }, Framing::Sse, None);
+        let (report, seen) = tokio::join!(task, read_all(chunks));
         assert_eq!(seen, [": ping\n\n", ": ping\n\n", "close 1001\n"]);
         assert_eq!(report.close.reason, "idle timeout");
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_client_that_stops_reading_is_dropped_after_the_close_timeout() {
-        let stats = Arc::new(TrafficStats::default());
-        let outbound = Outbound::new(1024, OverflowPolicy::Close, stats.clone());
+        let f = Fixture::new(1024, ConnectionSettings::default());
         let (body, _chunks) = mpsc::channel(1);
         let (_post, inbox) = mpsc::channel(4);
-        let settings = ConnectionSettings::default();
-        let mut echo = Echo(outbound.clone());
-        let close = close_line();
-        let sender = outbound.clone();
-        let task = serve_stream(
-            StreamIo { body, inbox },
-            Framing::Lines,
-            None,
-            &settings,
-            outbound,
-            &stats,
-            &mut echo,
-            &close,
-            CancellationToken::new(),
-        );
-        let flood = async move {
+        let task = f.serve(StreamIo { body, inbox }, Framing::Lines, None);
+        let flood = async {
             // The body holds one chunk; everything after waits in the queue
             // until it overflows.
             for _ in 0..100 {
-                if sender.send(OutMessage::text(vec![b'x'; 200])).is_err() {
+                if f.outbound.send(OutMessage::text(vec![b'x'; 200])).is_err() {
                     break;
                 }
                 tokio::task::yield_now().await;
