@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 pub mod channels;
+mod flush;
 mod registry;
 mod target;
 

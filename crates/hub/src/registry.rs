@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use switchboard_protocol::event::ConnectionInfo;
 use switchboard_transport::{CloseFrame, OutMessage, Outbound, SendError};
 
+use crate::flush::{Flusher, Flushes};
 use crate::target::Target;
 
 /// An unguessable connection id: 122 random bits (UUID v4).
@@ -20,6 +21,11 @@ impl ConnectionId {
     /// A fresh random id.
     pub fn random() -> Self {
         Self(uuid::Uuid::new_v4())
+    }
+
+    /// Which of `shards` this connection falls in (its bits are random).
+    pub(crate) fn shard(&self, shards: usize) -> usize {
+        (self.0.as_u64_pair().1 % shards as u64) as usize
     }
 }
 
@@ -83,6 +89,7 @@ struct Inner {
     shards: Box<[Shard]>,
     hasher: std::collections::hash_map::RandomState,
     len: AtomicUsize,
+    flusher: Arc<Flusher>,
 }
 
 /// The connection registry; clone freely.
@@ -129,6 +136,7 @@ impl Hub {
                 shards,
                 hasher: Default::default(),
                 len: AtomicUsize::new(0),
+                flusher: Flusher::new(),
             }),
         }
     }
@@ -168,10 +176,15 @@ impl Hub {
     }
 
     /// Calls `f` for every targeted entry not in `exclude`, under its shard lock.
-    fn for_each(&self, target: Target<'_>, exclude: &[ConnectionId], mut f: impl FnMut(&Entry)) {
+    fn for_each(
+        &self,
+        target: Target<'_>,
+        exclude: &[ConnectionId],
+        mut f: impl FnMut(&ConnectionId, &Entry),
+    ) {
         let mut visit = |id: &ConnectionId, entry: &Entry| {
             if !exclude.contains(id) {
-                f(entry);
+                f(id, entry);
             }
         };
         match target {
@@ -213,7 +226,8 @@ impl Hub {
         let envelope = message(Format::Envelope);
         let push = message(Format::ChannelsPush);
         let mut delivery = Delivery::default();
-        self.for_each(target, exclude, |entry| {
+        let mut flushes = Flushes::default();
+        self.for_each(target, exclude, |id, entry| {
             let encoded = match entry.format {
                 Format::Plain => &plain,
                 Format::Envelope => &envelope,
@@ -222,12 +236,13 @@ impl Hub {
             let Some(msg) = encoded.clone() else {
                 return;
             };
-            match entry.outbound.send(msg) {
+            match flushes.send(id, &entry.outbound, msg) {
                 Ok(()) => delivery.delivered += 1,
                 Err(SendError::Dropped | SendError::Overflow) => delivery.dropped += 1,
                 Err(SendError::Closed) => {}
             }
         });
+        self.inner.flusher.submit(flushes);
         delivery
     }
 
@@ -240,7 +255,7 @@ impl Hub {
         frame: impl Fn(Format) -> CloseFrame,
     ) -> u64 {
         let mut count = 0;
-        self.for_each(target, exclude, |entry| {
+        self.for_each(target, exclude, |_, entry| {
             if !entry.outbound.is_closed() {
                 entry.outbound.close(frame(entry.format));
                 count += 1;
@@ -252,7 +267,7 @@ impl Hub {
     /// Metadata of the targeted connections, sorted by id.
     pub fn list(&self, target: Target<'_>) -> Vec<Arc<ConnectionInfo>> {
         let mut out = Vec::new();
-        self.for_each(target, &[], |entry| out.push(entry.info.clone()));
+        self.for_each(target, &[], |_, entry| out.push(entry.info.clone()));
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out
     }
@@ -260,7 +275,7 @@ impl Hub {
     /// Distinct authenticated users among open connections.
     pub fn user_count(&self) -> usize {
         let mut users = std::collections::HashSet::new();
-        self.for_each(Target::All, &[], |entry| {
+        self.for_each(Target::All, &[], |_, entry| {
             if let Some(user) = &entry.info.user {
                 users.insert(user.clone());
             }

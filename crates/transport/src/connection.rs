@@ -11,6 +11,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -25,7 +26,7 @@ use crate::deflate::{DeflateCodec, DeflateParams};
 use crate::error::ProtocolError;
 use crate::frame::{encode_header, OpCode};
 use crate::message::Handler;
-use crate::queue::{MessageKind, OutMessage, Outbound};
+use crate::queue::{OutMessage, Outbound};
 use crate::reader::{FrameReader, Inbound};
 use crate::stats::TrafficStats;
 
@@ -125,7 +126,7 @@ impl ConnectionReport {
 }
 
 /// Upper bound of queued payload moved into the write buffer at once.
-const WRITE_BATCH: usize = 64 * 1024;
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 /// Read at most this much per readiness event, so one client cannot starve others.
 const READ_CHUNK: usize = 64 * 1024;
 /// Buffers above this capacity are released once drained.
@@ -155,6 +156,8 @@ struct Wait {
     writing: bool,
     reading: bool,
     queue: bool,
+    /// Lend the socket to the queue while waiting (see `queue::direct`).
+    lend: bool,
     timer: bool,
 }
 
@@ -176,7 +179,7 @@ impl Wait {
     fn poll(
         self,
         cx: &mut Context<'_>,
-        stream: &TcpStream,
+        stream: &Arc<TcpStream>,
         outbound: &Outbound,
         cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
         timer: Option<Pin<&mut Sleep>>,
@@ -194,7 +197,11 @@ impl Wait {
                 return Poll::Ready(Wake::Readable(ready));
             }
         }
-        if self.queue && outbound.poll_ready(cx).is_ready() {
+        if self.queue
+            && outbound
+                .poll_ready(cx, self.lend.then_some(stream))
+                .is_ready()
+        {
             return Poll::Ready(Wake::Queue);
         }
         if let (true, Some(timer)) = (self.timer, timer) {
@@ -225,7 +232,9 @@ pub fn serve<'a, H: Handler>(
     cancel: CancellationToken,
 ) -> impl Future<Output = ConnectionReport> + Send + 'a {
     let mut conn = Connection {
-        stream,
+        stream: Arc::new(stream),
+        outbound,
+        lent: false,
         settings,
         stats,
         rbuf: BytesMut::from(&preread[..]),
@@ -259,7 +268,7 @@ pub fn serve<'a, H: Handler>(
     async move {
         // Bytes that arrived with the handshake are processed before waiting.
         if !conn.rbuf.is_empty() {
-            conn.process_input(handler, &outbound).await;
+            conn.process_input(handler).await;
         }
 
         // One timer and one cancellation future for the connection's whole
@@ -269,8 +278,8 @@ pub fn serve<'a, H: Handler>(
         let cancelled = cancel.cancelled();
         tokio::pin!(cancelled);
         while conn.phase != Phase::Done {
-            if conn.write_pending() == 0 && conn.time_to_write(&outbound) {
-                conn.fill_write_buffer(&outbound);
+            if conn.write_pending() == 0 && conn.time_to_write() {
+                conn.fill_write_buffer();
                 if conn.phase == Phase::Replied && conn.write_pending() == 0 {
                     break;
                 }
@@ -283,20 +292,23 @@ pub fn serve<'a, H: Handler>(
                     None => timer = Some(Box::pin(sleep_until(at))),
                 }
             }
+            // Not while `write_delay` holds queued messages: the timer ends the hold.
+            let queue =
+                conn.write_pending() == 0 && conn.phase == Phase::Open && conn.flush_at.is_none();
             let wait = Wait {
                 writing: conn.write_pending() > 0,
                 reading: conn.phase != Phase::Replied,
-                // Not while `write_delay` holds queued messages: the timer ends the hold.
-                queue: conn.write_pending() == 0
-                    && conn.phase == Phase::Open
-                    && conn.flush_at.is_none(),
+                queue,
+                // Frames written from outside are never compressed or delayed.
+                lend: queue && conn.codec.is_none() && conn.settings.write_delay.is_none(),
                 timer: deadline.is_some(),
             };
+            conn.lent |= wait.lend;
             let wake = poll_fn(|cx| {
                 wait.poll(
                     cx,
                     &conn.stream,
-                    &outbound,
+                    &conn.outbound,
                     cancelled.as_mut(),
                     timer.as_mut().map(Pin::as_mut),
                 )
@@ -320,19 +332,25 @@ pub fn serve<'a, H: Handler>(
                     if ready.is_err() || !conn.read_some() {
                         break;
                     }
-                    conn.process_input(handler, &outbound).await;
+                    conn.process_input(handler).await;
                 }
                 Wake::Queue => {}
                 Wake::Timer => conn.on_timer(),
             }
         }
-        outbound.finish();
-        conn.report
+        let (messages, bytes) = conn.outbound.finish();
+        conn.report.messages_out += messages;
+        conn.report.bytes_out += bytes;
+        std::mem::replace(&mut conn.report, ConnectionReport::lost())
     }
 }
 
 struct Connection<'a> {
-    stream: TcpStream,
+    /// Shared with the queue while lent to it (see `queue::direct`).
+    stream: Arc<TcpStream>,
+    outbound: Outbound,
+    /// The socket may be lent: take it back before writing.
+    lent: bool,
     settings: &'a ConnectionSettings,
     stats: &'a TrafficStats,
     rbuf: BytesMut,
@@ -355,6 +373,14 @@ struct Connection<'a> {
     /// With `write_delay`: when the messages waiting now are written.
     flush_at: Option<Instant>,
     report: ConnectionReport,
+}
+
+impl Drop for Connection<'_> {
+    /// However the task ends, the queue stops taking messages and lets go
+    /// of the socket.
+    fn drop(&mut self) {
+        self.outbound.finish();
+    }
 }
 
 impl Connection<'_> {
@@ -407,7 +433,7 @@ impl Connection<'_> {
         }
     }
 
-    async fn process_input<H: Handler>(&mut self, handler: &mut H, outbound: &Outbound) {
+    async fn process_input<H: Handler>(&mut self, handler: &mut H) {
         if self.discard_input {
             self.rbuf.clear();
         }
@@ -432,7 +458,7 @@ impl Connection<'_> {
                     TrafficStats::add(&self.stats.messages_in, 1);
                     TrafficStats::add(&self.stats.bytes_in, len);
                     if let Err(close) = handler.on_message(message).await {
-                        outbound.close(close);
+                        self.outbound.close(close);
                     }
                 }
                 Inbound::Ping(payload) => {
@@ -515,6 +541,7 @@ impl Connection<'_> {
     }
 
     fn push_close(&mut self, frame: &CloseFrame) {
+        self.reclaim_socket();
         let payload = frame.payload();
         encode_header(&mut self.wbuf, true, false, OpCode::Close, payload.len());
         self.wbuf.extend_from_slice(&payload);
@@ -524,13 +551,13 @@ impl Connection<'_> {
     /// messages wait until the delay after the first of them has passed, so
     /// those sent meanwhile go out in the same write (control frames and
     /// closes do not wait).
-    fn time_to_write(&mut self, outbound: &Outbound) -> bool {
+    fn time_to_write(&mut self) -> bool {
         let Some(delay) = self.settings.write_delay else {
             return true;
         };
         let urgent =
             self.phase != Phase::Open || self.pending_ping || !self.pending_pongs.is_empty();
-        if urgent || !outbound.has_queued_messages() {
+        if urgent || !self.outbound.has_queued_messages() {
             self.flush_at = None;
             return true;
         }
@@ -548,8 +575,17 @@ impl Connection<'_> {
         }
     }
 
+    /// Takes the socket back from the queue before the task writes to it;
+    /// what a flush left unwritten goes first into the write buffer.
+    fn reclaim_socket(&mut self) {
+        if std::mem::take(&mut self.lent) {
+            self.outbound.reclaim(&mut self.wbuf);
+        }
+    }
+
     /// Moves control frames and queued messages into the empty write buffer.
-    fn fill_write_buffer(&mut self, outbound: &Outbound) {
+    fn fill_write_buffer(&mut self) {
+        self.reclaim_socket();
         if self.phase != Phase::Open {
             return;
         }
@@ -561,7 +597,7 @@ impl Connection<'_> {
             encode_header(&mut self.wbuf, true, false, OpCode::Ping, 0);
         }
         let mut batch = Vec::new();
-        let close = outbound.take_batch(WRITE_BATCH, &mut batch);
+        let close = self.outbound.take_batch(WRITE_BATCH, &mut batch);
         for msg in batch {
             self.encode_message(&msg);
         }
@@ -571,10 +607,7 @@ impl Connection<'_> {
     }
 
     fn encode_message(&mut self, msg: &OutMessage) {
-        let opcode = match msg.kind {
-            MessageKind::Text => OpCode::Text,
-            MessageKind::Binary => OpCode::Binary,
-        };
+        let opcode = msg.kind.opcode();
         let len = msg.payload.len() as u64;
         self.report.messages_out += 1;
         self.report.bytes_out += len;
@@ -633,7 +666,11 @@ impl Connection<'_> {
     /// EOF after it and answers promptly.
     async fn after_write(&mut self) {
         if self.write_pending() == 0 && matches!(self.phase, Phase::Closing { .. }) {
-            let _ = self.stream.shutdown().await;
+            // Not lent (the close frame was written by this task), so the
+            // task holds the only handle.
+            if let Some(stream) = Arc::get_mut(&mut self.stream) {
+                let _ = stream.shutdown().await;
+            }
         }
     }
 

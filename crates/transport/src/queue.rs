@@ -4,14 +4,22 @@
 //! echo handler) pushes into this queue without awaiting; only the
 //! connection's own task writes to the socket. The queue is bounded in
 //! bytes, so a client that never reads costs at most the limit.
+//!
+//! One exception to "only the task writes": a task waiting with nothing of
+//! its own to write may lend its socket to the queue ([`direct`]), so that
+//! a fan-out writes what it queued without waking the task.
+
+mod direct;
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
+use tokio::net::TcpStream;
 
 use crate::close::{code, CloseFrame};
+use crate::frame::OpCode;
 use crate::stats::TrafficStats;
 
 /// Whether a data message is text or binary.
@@ -21,6 +29,15 @@ pub enum MessageKind {
     Text,
     /// A binary message.
     Binary,
+}
+
+impl MessageKind {
+    pub(crate) fn opcode(self) -> OpCode {
+        match self {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        }
+    }
 }
 
 /// A message to send. The payload is reference-counted, so one encoding can
@@ -134,6 +151,8 @@ struct State {
     /// under the queue's lock (no separate `Notify`): a wake-up cannot be
     /// lost between the task's check and its wait.
     waiter: Option<Waker>,
+    /// Writes from outside the task, while the task lends its socket.
+    direct: direct::Direct,
 }
 
 impl State {
@@ -168,6 +187,7 @@ impl Outbound {
             close: None,
             closed: false,
             waiter: None,
+            direct: direct::Direct::default(),
         };
         Self {
             shared: Arc::new(Shared {
@@ -201,6 +221,18 @@ impl Outbound {
 
     /// Queues a message without waiting.
     pub fn send(&self, msg: OutMessage) -> Result<(), SendError> {
+        let mut state = self.push(msg)?;
+        // The task registers itself only when it found the queue empty, so
+        // only the first message after that wakes it.
+        let waiter = state.take_waiter();
+        drop(state);
+        wake(waiter);
+        Ok(())
+    }
+
+    /// Queues a message if it fits, applying the overflow policy if not.
+    /// Returns the queue still locked, so that the caller decides whom to wake.
+    fn push(&self, msg: OutMessage) -> Result<MutexGuard<'_, State>, SendError> {
         let len = msg.payload.len();
         let mut state = self.lock();
         if state.closed {
@@ -229,12 +261,7 @@ impl Outbound {
         }
         state.bytes += len;
         state.items.push_back(msg);
-        // The task registers itself only when it found the queue empty, so
-        // only the first message after that wakes it.
-        let waiter = state.take_waiter();
-        drop(state);
-        wake(waiter);
-        Ok(())
+        Ok(state)
     }
 
     /// Asks the connection to close after the messages already queued.
@@ -274,6 +301,7 @@ impl Outbound {
         out: &mut Vec<OutMessage>,
     ) -> Option<CloseFrame> {
         let mut state = self.lock();
+        state.direct.disarm();
         let mut taken = 0;
         while let Some(front) = state.items.front() {
             if taken > 0 && taken + front.payload.len() > max_bytes {
@@ -293,11 +321,21 @@ impl Outbound {
     }
 
     /// Ready when something is queued or a close is requested; otherwise
-    /// the task is woken by the next send or close.
-    pub(crate) fn poll_ready(&self, cx: &mut Context<'_>) -> Poll<()> {
+    /// the task is woken by the next send or close. A task with nothing of
+    /// its own to write passes its socket as `lend`, so that
+    /// [`Outbound::send_deferred`] and [`Outbound::flush`] can write to it
+    /// until the task takes it back ([`Outbound::reclaim`]).
+    pub(crate) fn poll_ready(
+        &self,
+        cx: &mut Context<'_>,
+        lend: Option<&Arc<TcpStream>>,
+    ) -> Poll<()> {
         let mut state = self.lock();
-        if !state.items.is_empty() || state.close.is_some() {
+        if !state.items.is_empty() || state.close.is_some() || state.direct.has_rest() {
             return Poll::Ready(());
+        }
+        if let Some(stream) = lend {
+            state.direct.arm(stream);
         }
         match &mut state.waiter {
             Some(waker) => waker.clone_from(cx.waker()),
@@ -328,12 +366,15 @@ impl Outbound {
     }
 
     /// Marks the connection ended: queued messages are freed, sends fail.
-    pub(crate) fn finish(&self) {
+    /// Returns the messages and payload bytes written from outside the task.
+    pub(crate) fn finish(&self) -> (u64, u64) {
         let mut state = self.lock();
         state.closed = true;
         state.items = VecDeque::new();
         state.bytes = 0;
         state.waiter = None;
+        state.direct.disarm();
+        state.direct.written()
     }
 }
 
@@ -404,11 +445,11 @@ mod tests {
         let (q, _) = queue(1 << 20, OverflowPolicy::Close);
         let (counter, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(q.poll_ready(&mut cx).is_pending());
+        assert!(q.poll_ready(&mut cx, None).is_pending());
         q.send(OutMessage::text("a")).unwrap();
         q.send(OutMessage::text("b")).unwrap();
         assert_eq!(wakes(&counter), 1, "only the first send wakes");
-        assert!(q.poll_ready(&mut cx).is_ready());
+        assert!(q.poll_ready(&mut cx, None).is_ready());
         assert_eq!(wakes(&counter), 1, "a ready poll registers nothing");
     }
 
@@ -417,11 +458,11 @@ mod tests {
         let (q, _) = queue(1 << 20, OverflowPolicy::Close);
         let (counter, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
-        assert!(q.poll_ready(&mut cx).is_pending());
+        assert!(q.poll_ready(&mut cx, None).is_pending());
         q.close(CloseFrame::new(4000, "bye"));
         assert_eq!(wakes(&counter), 1);
         assert!(
-            q.poll_ready(&mut cx).is_ready(),
+            q.poll_ready(&mut cx, None).is_ready(),
             "the close is there to take"
         );
     }

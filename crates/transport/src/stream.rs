@@ -236,7 +236,7 @@ async fn queued<'a>(
     body: &'a mpsc::Sender<Bytes>,
     outbound: &Outbound,
 ) -> Result<mpsc::Permit<'a, Bytes>, mpsc::error::SendError<()>> {
-    poll_fn(|cx| outbound.poll_ready(cx)).await;
+    poll_fn(|cx| outbound.poll_ready(cx, None)).await;
     body.reserve().await
 }
 

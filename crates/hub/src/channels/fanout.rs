@@ -12,6 +12,7 @@ use super::encode::{presence_frame, publication_frame};
 use super::gaps::GapQueue;
 use super::options::ChannelOptions;
 use super::RECOVERY_BUFFER_LIMIT;
+use crate::flush::{Flusher, Flushes};
 use crate::registry::ConnectionId;
 
 pub(crate) struct Subscriber {
@@ -67,8 +68,14 @@ impl Channel {
         }
     }
 
-    /// Queues a publication for every subscriber (or its subscribe buffer).
-    pub fn deliver(&mut self, channel: &str, publication: &Arc<Publication>) {
+    /// Queues a publication for every subscriber (or its subscribe
+    /// buffer); `flushes` lists the subscribers it leaves to a flush.
+    pub fn deliver(
+        &mut self,
+        channel: &str,
+        publication: &Arc<Publication>,
+        flushes: &mut Flushes,
+    ) {
         let Some(frame) = publication_frame(channel, publication) else {
             tracing::warn!(channel, "publication data is not JSON; not delivered");
             return;
@@ -91,7 +98,7 @@ impl Channel {
                 Some(_) => sub.overflowed = true,
                 // A full queue is the outbound policy's business (close or drop).
                 None => {
-                    let _ = sub.outbound.send(frame.clone());
+                    let _ = flushes.send(id, &sub.outbound, frame.clone());
                 }
             }
         }
@@ -107,6 +114,7 @@ impl Channel {
         channel: &str,
         missed: Vec<Arc<Publication>>,
         epoch: &str,
+        flushes: &mut Flushes,
     ) -> Result<bool, GapUnfillable> {
         let held = self.held.take().unwrap_or_default();
         if held.len() >= RECOVERY_BUFFER_LIMIT {
@@ -136,7 +144,7 @@ impl Channel {
                 return Ok(true);
             }
             last.offset = publication.offset;
-            self.deliver(channel, &publication);
+            self.deliver(channel, &publication, flushes);
         }
         self.position = Some(last);
         Ok(false)
@@ -161,6 +169,8 @@ pub struct Fanout {
     hasher: std::collections::hash_map::RandomState,
     /// Channels whose live delivery has a gap to fill from history.
     pub(crate) gaps: GapQueue,
+    /// Writes what deliveries leave to a flush.
+    pub(crate) flusher: Arc<Flusher>,
 }
 
 impl Default for Fanout {
@@ -169,6 +179,7 @@ impl Default for Fanout {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: Default::default(),
             gaps: GapQueue::default(),
+            flusher: Flusher::new(),
         }
     }
 }
@@ -202,7 +213,12 @@ impl BrokerHandler for Fanout {
             return;
         };
         match ch.admit(&publication, position) {
-            Admit::Deliver => ch.deliver(channel, &publication),
+            Admit::Deliver => {
+                let mut flushes = Flushes::default();
+                ch.deliver(channel, &publication, &mut flushes);
+                drop(shard);
+                self.flusher.submit(flushes);
+            }
             Admit::Duplicate => {}
             Admit::Hold => {
                 let held = ch.held.get_or_insert_with(Vec::new);
@@ -325,7 +341,10 @@ mod tests {
         let mut ch = channel_with_history();
         live(&mut ch, &[1, 2, 5, 6], "e");
         let missed = vec![publication(3), publication(4), publication(5)];
-        assert!(matches!(ch.fill_gap("c", missed, "e"), Ok(false)));
+        assert!(matches!(
+            ch.fill_gap("c", missed, "e", &mut Flushes::default()),
+            Ok(false)
+        ));
         assert_eq!(ch.position, Some(at(6, "e")));
         assert!(ch.held.is_none());
         assert_eq!(live(&mut ch, &[7], "e"), ["deliver"]);
@@ -336,7 +355,7 @@ mod tests {
         let mut ch = channel_with_history();
         live(&mut ch, &[1, 5], "e");
         assert!(matches!(
-            ch.fill_gap("c", vec![publication(2)], "e"),
+            ch.fill_gap("c", vec![publication(2)], "e", &mut Flushes::default()),
             Ok(true)
         ));
         assert_eq!(ch.position, Some(at(2, "e")));
@@ -348,10 +367,14 @@ mod tests {
         let mut ch = channel_with_history();
         live(&mut ch, &[1], "old");
         assert_eq!(live(&mut ch, &[1], "new"), ["hold"]);
-        assert!(ch.fill_gap("c", Vec::new(), "old").is_err());
+        assert!(ch
+            .fill_gap("c", Vec::new(), "old", &mut Flushes::default())
+            .is_err());
         let mut ch = channel_with_history();
         live(&mut ch, &[1], "old");
-        assert!(ch.fill_gap("c", Vec::new(), "new").is_err());
+        assert!(ch
+            .fill_gap("c", Vec::new(), "new", &mut Flushes::default())
+            .is_err());
     }
 
     #[test]

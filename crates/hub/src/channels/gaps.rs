@@ -23,6 +23,7 @@ use tokio::sync::Notify;
 
 use super::hub::Inner;
 use super::ChannelHub;
+use crate::flush::Flushes;
 
 /// A failed history read is retried after this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -113,13 +114,20 @@ impl ChannelHub {
                 return;
             }
         };
+        let mut flushes = Flushes::default();
         let outcome = {
             let mut shard = fanout.shard(channel);
             let Some(ch) = shard.get_mut(channel) else {
                 return;
             };
-            ch.fill_gap(channel, page.publications, &page.position.epoch)
+            ch.fill_gap(
+                channel,
+                page.publications,
+                &page.position.epoch,
+                &mut flushes,
+            )
         };
+        fanout.flusher.submit(flushes);
         match outcome {
             Ok(false) => {}
             Ok(true) => fanout.gaps.request(channel),
