@@ -332,6 +332,9 @@ pub fn serve<'a, H: Handler>(
                     if ready.is_err() || !conn.read_some() {
                         break;
                     }
+                    // The task runs: a reply the handler queues needs no
+                    // wake-up (it would poll the task once more for nothing).
+                    conn.outbound.forget_waiter();
                     conn.process_input(handler).await;
                 }
                 Wake::Queue => {}

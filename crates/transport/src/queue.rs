@@ -359,6 +359,12 @@ impl Outbound {
         Poll::Pending
     }
 
+    /// Drops the task's registration: it is running and checks the queue
+    /// before it waits again.
+    pub(crate) fn forget_waiter(&self) {
+        self.lock().waiter = None;
+    }
+
     /// Takes the pending close request, leaving whatever is still queued
     /// (for a client that will never read it).
     pub(crate) fn take_close(&self) -> Option<CloseFrame> {
