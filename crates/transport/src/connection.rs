@@ -749,14 +749,15 @@ impl Connection<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
     use crate::message::Message;
     use crate::queue::OverflowPolicy;
 
-    struct Ignore;
+    /// A handler that takes every message and does nothing.
+    pub(crate) struct Ignore;
 
     impl Handler for Ignore {
         async fn on_message(&mut self, _message: Message) -> Result<(), CloseFrame> {

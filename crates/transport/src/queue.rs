@@ -391,7 +391,7 @@ fn wake(waiter: Option<Waker>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn queue(limit: usize, policy: OverflowPolicy) -> (Outbound, Arc<TrafficStats>) {
@@ -429,7 +429,7 @@ mod tests {
     }
 
     /// Counts its wake-ups.
-    struct CountingWaker(std::sync::atomic::AtomicUsize);
+    pub(crate) struct CountingWaker(std::sync::atomic::AtomicUsize);
 
     impl std::task::Wake for CountingWaker {
         fn wake(self: Arc<Self>) {
@@ -437,12 +437,12 @@ mod tests {
         }
     }
 
-    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    pub(crate) fn counting_waker() -> (Arc<CountingWaker>, Waker) {
         let counter = Arc::new(CountingWaker(Default::default()));
         (counter.clone(), Waker::from(counter))
     }
 
-    fn wakes(counter: &CountingWaker) -> usize {
+    pub(crate) fn wakes(counter: &CountingWaker) -> usize {
         counter.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 

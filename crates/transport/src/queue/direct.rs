@@ -144,8 +144,7 @@ impl Outbound {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::task::{Context, Wake, Waker};
+    use std::task::Context;
 
     use bytes::Bytes;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,8 +152,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::close::CloseFrame;
-    use crate::message::{Handler, Message};
+    use crate::connection::tests::Ignore;
+    use crate::queue::tests::{counting_waker, wakes};
     use crate::queue::OverflowPolicy;
     use crate::{serve, ConnectionSettings};
 
@@ -179,34 +178,25 @@ mod tests {
         Outbound::new(1 << 24, OverflowPolicy::Close, Default::default())
     }
 
-    struct Counter(AtomicUsize);
-
-    impl Wake for Counter {
-        fn wake(self: Arc<Self>) {
-            self.0.fetch_add(1, Ordering::SeqCst);
-        }
-    }
-
     #[tokio::test]
     async fn deferred_sends_wake_nobody_while_the_socket_is_lent() {
         let (server, mut client) = small_buffered_pair().await;
         let server = Arc::new(server);
         let q = queue();
-        let counter = Arc::new(Counter(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (counter, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
 
         // Not lent: the task is woken and writes it itself.
         assert!(q.poll_ready(&mut cx, None).is_pending());
         assert_eq!(q.send_deferred(OutMessage::text("a")), Ok(false));
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        assert_eq!(wakes(&counter), 1);
         q.take_batch(1 << 20, &mut Vec::new());
 
         // Lent: the first deferred send asks for a flush, later ones do not.
         assert!(q.poll_ready(&mut cx, Some(&server)).is_pending());
         assert_eq!(q.send_deferred(OutMessage::text("b")), Ok(true));
         assert_eq!(q.send_deferred(OutMessage::text("cd")), Ok(false));
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "no wake-up");
+        assert_eq!(wakes(&counter), 1, "no wake-up");
         q.flush(&mut Vec::new());
         let mut wire = [0u8; 7];
         client.read_exact(&mut wire).await.unwrap();
@@ -219,15 +209,14 @@ mod tests {
         let (server, mut client) = small_buffered_pair().await;
         let server = Arc::new(server);
         let q = queue();
-        let counter = Arc::new(Counter(AtomicUsize::new(0)));
-        let waker = Waker::from(counter.clone());
+        let (counter, waker) = counting_waker();
         assert!(q
             .poll_ready(&mut Context::from_waker(&waker), Some(&server))
             .is_pending());
         let big = Bytes::from(vec![b'x'; 1 << 20]);
         assert_eq!(q.send_deferred(OutMessage::binary(big)), Ok(true));
         q.flush(&mut Vec::new());
-        assert_eq!(counter.0.load(Ordering::SeqCst), 1, "the task is woken");
+        assert_eq!(wakes(&counter), 1, "the task is woken");
         let mut rest = Vec::new();
         q.reclaim(&mut rest);
         assert!(!rest.is_empty() && rest.len() < (1 << 20));
@@ -244,14 +233,6 @@ mod tests {
         assert_eq!(&wire[..2], &[0x82, 127]);
         assert!(wire[10..].iter().all(|&b| b == b'x'));
         assert!(rest_len > 0);
-    }
-
-    struct Ignore;
-
-    impl Handler for Ignore {
-        async fn on_message(&mut self, _message: Message) -> Result<(), CloseFrame> {
-            Ok(())
-        }
     }
 
     /// Reads one unmasked server frame from `buf`: (opcode, payload, length).
