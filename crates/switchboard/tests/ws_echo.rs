@@ -80,3 +80,40 @@ async fn echo_goes_only_to_the_sender_and_emits_no_message_events() {
     drop((a, b));
     t.server.shutdown().await;
 }
+
+/// A connection with no message for a while waits without its loop's
+/// future (transport's `QUIET_AFTER`, 100 ms) and rebuilds it on the next
+/// event: a message, a fragment of one, a ping.
+#[tokio::test]
+async fn a_connection_quiet_for_a_while_still_answers_everything() {
+    let t = TestServer::start(ECHO).await;
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
+    let mut raw = t.raw_upgrade("/echo", &[]).await;
+    for round in 0..3 {
+        let text = format!("after a pause {round}");
+        raw.send_frame(true, false, 0x1, text.as_bytes(), true)
+            .await;
+        let frame = raw.read_frame().await;
+        assert_eq!((frame.opcode, frame.payload), (0x1, text.into_bytes()));
+        pause().await;
+    }
+    // A message whose fragments arrive with quiet waits between them.
+    raw.send_frame(false, false, 0x1, b"slow", true).await;
+    pause().await;
+    raw.send_frame(true, false, 0x0, b"ly", true).await;
+    let frame = raw.read_frame().await;
+    assert_eq!(
+        (frame.opcode, frame.payload.as_slice()),
+        (0x1, &b"slowly"[..])
+    );
+    pause().await;
+    raw.send_frame(true, false, 0x9, b"still there?", true)
+        .await;
+    let frame = raw.read_frame().await;
+    assert_eq!(
+        (frame.opcode, frame.payload.as_slice()),
+        (0xA, &b"still there?"[..])
+    );
+    drop(raw);
+    t.server.shutdown().await;
+}

@@ -49,8 +49,11 @@ impl Session {
     /// An open connection's task keeps this future for its whole life, so
     /// it is kept small (ARCHITECTURE.md, "Idle connections"): a plain
     /// function returning an `async move` block (a block uses what it
-    /// captures in place; an `async fn` would also copy its arguments), one
-    /// long await, and the rare large futures boxed.
+    /// captures in place; an `async fn` would also copy its arguments), and
+    /// the transport's future and the cleanup boxed. Awaited in place, the
+    /// transport's future was laid out beside copies of what it was built
+    /// from: the task's future measured 1,488 bytes; boxed, 224 bytes and a
+    /// box of 568.
     pub fn run(self, on_upgrade: OnUpgrade) -> impl Future<Output = ()> + Send {
         let span =
             tracing::info_span!("connection", id = %self.id, endpoint = %self.endpoint.config.path);
@@ -65,24 +68,29 @@ impl Session {
             // Our listener serves plain HTTP/1 over TcpStream, so the upgraded
             // I/O is always that; taking the stream back lets the connection
             // wait on readiness without a second task or a lock.
-            let Ok(parts) = upgraded.downcast::<TokioIo<TcpStream>>() else {
-                tracing::error!("upgraded connection is not a TCP stream");
-                return;
+            // Taken apart at once: a struct moved from only in part would
+            // keep its place in this future across the awaits below.
+            let (stream, preread) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => (parts.io.into_inner(), parts.read_buf),
+                Err(_) => {
+                    tracing::error!("upgraded connection is not a TCP stream");
+                    return;
+                }
             };
             let started = Instant::now();
             let (mut live, outbound) = self.start();
-            let report = serve(
-                parts.io.into_inner(),
-                parts.read_buf,
+            let report = Box::pin(serve(
+                stream,
+                preread,
                 self.deflate,
                 &self.endpoint.connection,
                 outbound,
                 &self.endpoint.traffic,
                 &mut live.handler,
                 self.state.lifecycle.force_close.clone(),
-            )
+            ))
             .await;
-            self.end(live, &report, started).await;
+            Box::pin(self.end(live, report, started)).await;
         }
         .instrument(span)
     }
@@ -106,7 +114,7 @@ impl Session {
             if let ModeHandler::Channels(channels) = &mut live.handler {
                 channels.set_stream_session(session);
             }
-            let report = serve_stream(
+            let report = Box::pin(serve_stream(
                 io,
                 framing,
                 first,
@@ -116,15 +124,15 @@ impl Session {
                 &mut live.handler,
                 &close_message,
                 self.state.lifecycle.force_close.clone(),
-            )
+            ))
             .await;
-            self.end(live, &report, started).await;
+            Box::pin(self.end(live, report, started)).await;
         }
         .instrument(span)
     }
 
     /// After the transport ended: the handler's cleanup, then `finish`.
-    async fn end(&self, live: Live, report: &ConnectionReport, started: Instant) {
+    async fn end(&self, live: Live, report: ConnectionReport, started: Instant) {
         let Live {
             handler,
             registration,
@@ -132,8 +140,7 @@ impl Session {
         let (registration, info) = match handler {
             ModeHandler::Refused(_) => return, // counted and reported in `start`
             ModeHandler::Channels(mut session) => {
-                // Boxed: a large future needed only once, at the end.
-                Box::pin(session.close()).await;
+                session.close().await;
                 // Connect may have set the user: later events show it.
                 (registration, session.connection_info())
             }
@@ -145,7 +152,7 @@ impl Session {
             }
             ModeHandler::Echo(_) => (registration, self.info.clone()),
         };
-        self.finish(report, started, registration, info);
+        self.finish(&report, started, registration, info);
     }
 
     /// Registers the connection and picks its handler (or refuses it when
