@@ -33,7 +33,9 @@ struct Partial {
 /// Reassembles client frames.
 pub struct FrameReader {
     max_message_size: usize,
-    partial: Option<Partial>,
+    /// A fragmented message being reassembled; boxed, as every connection
+    /// keeps a reader and few are ever in the middle of one.
+    partial: Option<Box<Partial>>,
 }
 
 impl FrameReader {
@@ -107,11 +109,11 @@ impl FrameReader {
                     if header.fin && !header.rsv1 {
                         Some(Inbound::Message(finish(kind, payload)?))
                     } else {
-                        self.partial = Some(Partial {
+                        self.partial = Some(Box::new(Partial {
                             kind,
                             compressed: header.rsv1,
                             data: payload.to_vec(),
-                        });
+                        }));
                         self.complete_if(header.fin, codec.as_deref_mut())?
                     }
                 }
