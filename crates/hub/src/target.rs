@@ -23,7 +23,7 @@ impl Target<'_> {
         match self {
             Target::Connection(one) => one == id,
             Target::Connections(list) => list.contains(id),
-            Target::Endpoint(path) => entry.info.endpoint == *path,
+            Target::Endpoint(path) => &*entry.info.endpoint == *path,
             Target::User(user) => entry.info.user.as_deref() == Some(*user),
             Target::All => true,
         }

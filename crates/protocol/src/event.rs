@@ -12,22 +12,22 @@ use serde_json::Value;
 pub struct ConnectionInfo {
     /// Unguessable connection id (UUID v4).
     pub id: String,
-    /// The endpoint path the client connected to.
-    pub endpoint: String,
+    /// The endpoint path the client connected to (shared by its connections).
+    pub endpoint: Arc<str>,
     /// Client address `ip:port`; from `X-Forwarded-For` when the peer is a trusted proxy.
     pub remote_addr: String,
     /// The `User-Agent` header.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Box<str>>,
     /// The `Origin` header (browsers send it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
+    pub origin: Option<Box<str>>,
     /// The negotiated subprotocol.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub subprotocol: Option<String>,
+    pub subprotocol: Option<Box<str>>,
     /// The authenticated user, when the endpoint authenticates.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub user: Option<Box<str>>,
     /// How the client is connected (left out for WebSocket).
     #[serde(default, skip_serializing_if = "Transport::is_websocket")]
     pub transport: Transport,

@@ -126,6 +126,8 @@ impl EndpointCounters {
 pub struct Endpoint {
     /// Its configuration.
     pub config: EndpointConfig,
+    /// `config.path`, shared by its connections' `ConnectionInfo`.
+    pub path: Arc<str>,
     /// Limits and timers for each connection.
     pub connection: ConnectionSettings,
     /// What the handshake accepts.
@@ -229,6 +231,7 @@ impl Endpoint {
             keys.add(&k.name, &k.key, &k.key_sha256, ApiScope::Admin);
         }
         Self {
+            path: config.path.as_str().into(),
             config,
             connection,
             handshake,

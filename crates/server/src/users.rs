@@ -43,7 +43,7 @@ impl Users {
             return;
         };
         let mut users = self.users();
-        let state = users.entry(user.clone()).or_insert(UserState {
+        let state = users.entry(user.to_string()).or_insert(UserState {
             connections: 0,
             generation: 0,
         });
@@ -64,7 +64,7 @@ impl Users {
         };
         let generation = {
             let mut users = self.users();
-            let Some(state) = users.get_mut(user) else {
+            let Some(state) = users.get_mut(&**user) else {
                 return;
             };
             state.connections = state.connections.saturating_sub(1);
@@ -81,10 +81,10 @@ impl Users {
             let gone = {
                 let mut users = this.users();
                 let stale = users
-                    .get(&user)
+                    .get(&*user)
                     .is_none_or(|s| s.connections > 0 || s.generation != generation);
                 if !stale {
-                    users.remove(&user);
+                    users.remove(&*user);
                 }
                 !stale
             };

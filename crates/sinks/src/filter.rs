@@ -26,7 +26,11 @@ impl EventFilter {
 
     /// True when the sink takes `event`.
     pub fn matches(&self, event: &Event) -> bool {
-        (self.endpoints.is_empty() || self.endpoints.contains(&event.connection.endpoint))
+        (self.endpoints.is_empty()
+            || self
+                .endpoints
+                .iter()
+                .any(|e| **e == *event.connection.endpoint))
             && (self.events.is_empty() || self.events.contains(&event.event))
     }
 

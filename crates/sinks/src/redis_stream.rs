@@ -58,7 +58,7 @@ impl Target for RedisStream {
                 .arg("event")
                 .arg(kind.as_str().unwrap_or_default())
                 .arg("endpoint")
-                .arg(&event.connection.endpoint)
+                .arg(&*event.connection.endpoint)
                 .arg("connection")
                 .arg(&event.connection.id)
                 .arg("data")

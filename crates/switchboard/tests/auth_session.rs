@@ -105,7 +105,8 @@ async fn connected_user(t: &mut TestServer) -> Option<String> {
         .await
         .connection
         .user
-        .clone()
+        .as_deref()
+        .map(str::to_owned)
 }
 
 async fn next_json(client: &mut Client) -> Value {

@@ -110,7 +110,7 @@ async fn connection_metadata_comes_from_the_handshake() {
 
     let connect = t.next_event(EventType::Connect).await;
     let c = &connect.connection;
-    assert_eq!(c.endpoint, "/ws");
+    assert_eq!(&*c.endpoint, "/ws");
     assert_eq!(c.user_agent.as_deref(), Some("switchboard-tests/1.0"));
     assert_eq!(c.origin.as_deref(), Some("https://app.example"));
     assert_eq!(c.subprotocol.as_deref(), Some("v2.json"));

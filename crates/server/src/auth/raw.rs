@@ -177,7 +177,7 @@ impl RawAuth {
             return Ok(Seen::Handled);
         };
         *info = Arc::new(ConnectionInfo {
-            user: Some(identity.user.clone()),
+            user: Some(identity.user.as_str().into()),
             ..(**info).clone()
         });
         entry.info = info.clone();

@@ -152,7 +152,7 @@ impl ChannelsSession {
             chan_info: None,
         });
         self.conn = Arc::new(ConnectionInfo {
-            user: Some(identity.user.clone()),
+            user: Some(identity.user.as_str().into()),
             ..(*self.conn).clone()
         });
         self.state.hub.update_info(self.id, self.conn.clone());

@@ -69,7 +69,7 @@ impl ChannelsSession {
         });
         let limiter = endpoint.message_limiter();
         let client = Arc::new(ClientInfo {
-            user: conn.user.clone().unwrap_or_default(),
+            user: conn.user.as_deref().unwrap_or_default().to_owned(),
             client: conn.id.clone(),
             conn_info: None,
             chan_info: None,

@@ -157,16 +157,20 @@ pub(crate) fn connection_info(
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
+            .map(Into::into)
     };
     Arc::new(ConnectionInfo {
         id: client.id.to_string(),
-        endpoint: endpoint.config.path.clone(),
+        endpoint: endpoint.path.clone(),
         remote_addr: client.remote_addr.clone(),
         user_agent: text(http::header::USER_AGENT),
         origin: text(http::header::ORIGIN),
-        subprotocol,
-        user: client.admission.identity.as_ref().map(|i| i.user.clone()),
+        subprotocol: subprotocol.map(String::into_boxed_str),
+        user: client
+            .admission
+            .identity
+            .as_ref()
+            .map(|i| i.user.as_str().into()),
         transport,
         connected_at: switchboard_protocol::now_rfc3339(),
     })

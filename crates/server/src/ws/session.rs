@@ -226,7 +226,7 @@ impl Session {
                 &ep.config.welcome_message,
                 &[
                     ("connection_id", self.info.id.as_str()),
-                    ("endpoint", self.info.endpoint.as_str()),
+                    ("endpoint", &self.info.endpoint),
                     ("timestamp", self.info.connected_at.as_str()),
                     ("remote_addr", self.info.remote_addr.as_str()),
                 ],
