@@ -134,8 +134,8 @@ const KEEP_CAPACITY: usize = 16 * 1024;
 /// Pongs owed at once; past this a ping flood loses its oldest answers
 /// (RFC 6455 §5.5.3 allows answering only the latest) instead of growing memory.
 const MAX_PENDING_PONGS: usize = 32;
-/// A connection that has had no message for this long waits without its
-/// loop's future (see `serve`).
+/// A connection that nothing but its timer has woken for this long waits
+/// without its loop's future (see `serve`).
 const QUIET_AFTER: Duration = Duration::from_millis(100);
 /// How long a connection failed for bad input waits for the client's EOF.
 const FAILED_CLOSE_GRACE: Duration = Duration::from_millis(500);
@@ -253,6 +253,7 @@ pub fn serve<'a, H: Handler>(
         started: Instant::now(),
         last_data: Instant::now(),
         last_client_ping: Instant::now(),
+        woke_at: None,
         next_ping: None,
         pong_deadline: None,
         flush_at: None,
@@ -330,6 +331,9 @@ struct Connection<'a> {
     started: Instant,
     last_data: Instant,
     last_client_ping: Instant,
+    /// When input, the queue or the socket's room last woke the loop (not
+    /// its timer: a heartbeat or the quiet deadline is no reason to stay busy).
+    woke_at: Option<Instant>,
     next_ping: Option<Instant>,
     pong_deadline: Option<Instant>,
     /// With `write_delay`: when the messages waiting now are written.
@@ -432,6 +436,9 @@ impl Connection<'_> {
 
     /// Handles what ended a wait. Returns false when the connection ends.
     async fn on_wake<H: Handler>(&mut self, wake: Wake, handler: &mut H) -> bool {
+        if matches!(wake, Wake::Readable(_) | Wake::Writable(_) | Wake::Queue) {
+            self.woke_at = Some(Instant::now());
+        }
         match wake {
             Wake::Cancelled => {
                 self.finish_server(CloseFrame::new(
@@ -461,14 +468,13 @@ impl Connection<'_> {
         true
     }
 
-    /// While messages keep arriving, the connection stays busy (its loop
-    /// future kept, not rebuilt per message) until `QUIET_AFTER` after the
-    /// last one. `None`: quiet now.
+    /// While input arrives or writes go on, the connection stays busy (its
+    /// loop future and write buffer kept, not rebuilt per message) until
+    /// `QUIET_AFTER` after the last such wake-up. `None`: quiet now.
     fn quiet_at(&self) -> Option<Instant> {
-        if self.report.messages_in == 0 {
-            return None;
-        }
-        Some(self.last_data + QUIET_AFTER).filter(|at| *at > Instant::now())
+        self.woke_at
+            .map(|at| at + QUIET_AFTER)
+            .filter(|at| *at > Instant::now())
     }
 
     fn write_pending(&self) -> usize {
@@ -873,7 +879,7 @@ pub(crate) mod tests {
             CancellationToken::new(),
         );
         let size = std::mem::size_of_val(&future);
-        // 512 bytes with Rust 1.95 (the handler's futures live in the
+        // 528 bytes with Rust 1.95 (the handler's futures live in the
         // busy turns' box); the bound leaves room for a field or two, not
         // for a future held across the quiet wait.
         assert!(size <= 576, "the connection future grew to {size} bytes");
