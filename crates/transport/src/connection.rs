@@ -12,7 +12,6 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -29,6 +28,9 @@ use crate::message::Handler;
 use crate::queue::{OutMessage, Outbound};
 use crate::reader::{FrameReader, Inbound};
 use crate::stats::TrafficStats;
+
+mod wait;
+use wait::{Wait, Wake};
 
 /// Keep-alive behaviour of an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -151,69 +153,6 @@ enum Phase {
     Replied,
     /// The socket must be dropped now.
     Done,
-}
-
-/// What the connection task waits for on one turn of its loop.
-#[derive(Clone, Copy)]
-struct Wait {
-    writing: bool,
-    reading: bool,
-    queue: bool,
-    /// Lend the socket to the queue while waiting (see `queue::direct`).
-    lend: bool,
-    timer: bool,
-}
-
-/// Why the connection task woke up.
-enum Wake {
-    Cancelled,
-    Writable(std::io::Result<()>),
-    Readable(std::io::Result<()>),
-    Queue,
-    Timer,
-}
-
-impl Wait {
-    /// Polls every source the task waits on, in priority order. Readiness
-    /// is polled on the socket itself (`poll_*_ready` keep one waker per
-    /// direction in the socket's registration), so waiting allocates and
-    /// stores nothing per turn; it also replaces the wakers the HTTP layer
-    /// left there, which would otherwise keep its finished task alive.
-    fn poll(
-        self,
-        cx: &mut Context<'_>,
-        stream: &Arc<TcpStream>,
-        outbound: &Outbound,
-        cancelled: Pin<&mut WaitForCancellationFuture<'_>>,
-        timer: Option<Pin<&mut Sleep>>,
-    ) -> Poll<Wake> {
-        if cancelled.poll(cx).is_ready() {
-            return Poll::Ready(Wake::Cancelled);
-        }
-        if self.writing {
-            if let Poll::Ready(ready) = stream.poll_write_ready(cx) {
-                return Poll::Ready(Wake::Writable(ready));
-            }
-        }
-        if self.reading {
-            if let Poll::Ready(ready) = stream.poll_read_ready(cx) {
-                return Poll::Ready(Wake::Readable(ready));
-            }
-        }
-        if self.queue
-            && outbound
-                .poll_ready(cx, self.lend.then_some(stream))
-                .is_ready()
-        {
-            return Poll::Ready(Wake::Queue);
-        }
-        if let (true, Some(timer)) = (self.timer, timer) {
-            if timer.poll(cx).is_ready() {
-                return Poll::Ready(Wake::Timer);
-            }
-        }
-        Poll::Pending
-    }
 }
 
 /// Runs a connection to its end. `preread` holds bytes the HTTP layer read
@@ -839,49 +778,4 @@ impl Connection<'_> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-    use crate::message::Message;
-    use crate::queue::OverflowPolicy;
-
-    /// A handler that takes every message and does nothing.
-    pub(crate) struct Ignore;
-
-    impl Handler for Ignore {
-        async fn on_message(&mut self, _message: Message) -> Result<(), CloseFrame> {
-            Ok(())
-        }
-    }
-
-    /// Every open connection keeps this future (its task's state) for its
-    /// whole life: its size is most of what an idle connection costs.
-    #[tokio::test]
-    async fn the_connection_future_stays_small() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let _client = TcpStream::connect(listener.local_addr().unwrap())
-            .await
-            .unwrap();
-        let (stream, _) = listener.accept().await.unwrap();
-        let stats = Arc::new(TrafficStats::default());
-        let outbound = Outbound::new(1 << 20, OverflowPolicy::Close, stats.clone());
-        let settings = ConnectionSettings::default();
-        let mut handler = Ignore;
-        let future = serve(
-            stream,
-            Bytes::new(),
-            None,
-            &settings,
-            outbound,
-            &stats,
-            &mut handler,
-            CancellationToken::new(),
-        );
-        let size = std::mem::size_of_val(&future);
-        // 528 bytes with Rust 1.95 (the handler's futures live in the
-        // busy turns' box); the bound leaves room for a field or two, not
-        // for a future held across the quiet wait.
-        assert!(size <= 576, "the connection future grew to {size} bytes");
-    }
-}
+pub(crate) mod tests;
