@@ -1,8 +1,10 @@
 //! Fan-outs written by flush passes: real connections (transport `serve`
 //! on loopback sockets), several publishers sending at once, every frame
-//! arriving once and in each publisher's order.
+//! arriving once and in each publisher's order; and connections with a
+//! write delay, flushed by the same tasks once their delay has passed.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use switchboard_hub::{ConnectionId, Entry, Format, Hub, Target};
@@ -41,8 +43,13 @@ fn info(id: ConnectionId) -> Arc<ConnectionInfo> {
     })
 }
 
-/// Opens a served connection registered in `hub`; returns the client side.
-async fn connect(hub: &Hub, listener: &TcpListener) -> TcpStream {
+/// Opens a served connection registered in `hub`; returns its id and the
+/// client side.
+async fn connect(
+    hub: &Hub,
+    listener: &TcpListener,
+    write_delay: Option<Duration>,
+) -> (ConnectionId, TcpStream) {
     let client = TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
@@ -57,7 +64,10 @@ async fn connect(hub: &Hub, listener: &TcpListener) -> TcpStream {
     };
     let registration = hub.register(id, entry);
     tokio::spawn(async move {
-        let settings = ConnectionSettings::default();
+        let settings = ConnectionSettings {
+            write_delay,
+            ..ConnectionSettings::default()
+        };
         let mut handler = Ignore;
         let cancel = CancellationToken::new();
         let _registration = registration;
@@ -73,7 +83,7 @@ async fn connect(hub: &Hub, listener: &TcpListener) -> TcpStream {
         )
         .await
     });
-    client
+    (id, client)
 }
 
 /// Reads `count` unmasked text frames.
@@ -101,7 +111,7 @@ async fn concurrent_fan_outs_arrive_whole_once_and_in_order() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
-        clients.push(connect(&hub, &listener).await);
+        clients.push(connect(&hub, &listener, None).await.1);
     }
     // Let every connection task reach its wait (and lend its socket).
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
@@ -141,5 +151,61 @@ async fn concurrent_fan_outs_arrive_whole_once_and_in_order() {
             next[p] += 1;
         }
         assert_eq!(next, [MESSAGES; PUBLISHERS]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_delay_holds_each_connections_frames_for_one_write() {
+    const DELAY: Duration = Duration::from_millis(500);
+    let hub = Hub::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Enough delayed connections that every shard of the flusher has some,
+    // so its task sleeps when the prompt connections' message comes.
+    let (mut held, mut prompt) = (Vec::new(), Vec::new());
+    for _ in 0..48 {
+        held.push(connect(&hub, &listener, Some(DELAY)).await);
+    }
+    for _ in 0..8 {
+        prompt.push(connect(&hub, &listener, None).await);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+
+    let held_ids: Vec<_> = held.iter().map(|(id, _)| *id).collect();
+    let sent = Instant::now();
+    for i in 0..5 {
+        let text = format!("h{i}");
+        let delivery = hub.send(Target::Connections(&held_ids), &[], |_| {
+            Some(OutMessage::text(text.clone()))
+        });
+        assert_eq!(delivery.delivered, held.len() as u64);
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let prompt_ids: Vec<_> = prompt.iter().map(|(id, _)| *id).collect();
+    let prompt_sent = Instant::now();
+    hub.send(Target::Connections(&prompt_ids), &[], |_| {
+        Some(OutMessage::text("now"))
+    });
+    for (_, client) in prompt {
+        assert_eq!(read_texts(client, 1).await, ["now"]);
+    }
+    let prompt_took = prompt_sent.elapsed();
+    assert!(
+        prompt_took < DELAY / 2,
+        "connections without a delay are not held behind delayed ones: {prompt_took:?}"
+    );
+
+    for (_, mut client) in held {
+        let mut chunk = [0u8; 4096];
+        let n = client.read(&mut chunk).await.unwrap();
+        let waited = sent.elapsed();
+        assert!(
+            waited >= DELAY - Duration::from_millis(5),
+            "held for the delay: {waited:?}"
+        );
+        // Five 2-byte frames of 2-byte texts, written in one system call.
+        assert_eq!(
+            &chunk[..n],
+            b"\x81\x02h0\x81\x02h1\x81\x02h2\x81\x02h3\x81\x02h4"
+        );
     }
 }

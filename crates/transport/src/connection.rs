@@ -202,6 +202,7 @@ pub fn serve<'a, H: Handler>(
     // copy above is all we need, so let that buffer go now rather than hold
     // it for the connection's lifetime.
     drop(preread);
+    conn.outbound.set_flush_delay(settings.write_delay);
     if let Heartbeat::Send { interval, .. } = settings.heartbeat {
         conn.next_ping = Some(conn.started + interval);
     }
@@ -348,8 +349,9 @@ impl Connection<'_> {
                 writing: self.write_pending() > 0,
                 reading: self.phase != Phase::Replied,
                 queue,
-                // Frames written from outside are never compressed or delayed.
-                lend: queue && self.codec.is_none() && self.settings.write_delay.is_none(),
+                // Frames written from outside are never compressed; their
+                // writers hold them for `write_delay` (`Outbound::send_deferred`).
+                lend: queue && self.codec.is_none(),
                 timer: deadline.is_some(),
             };
             self.lent |= wait.lend;

@@ -15,8 +15,14 @@
 //! under the queue's lock while the socket is lent. A write that the socket
 //! takes only in part hands the rest of its frames to the task, which
 //! writes them before anything else.
+//!
+//! With a write delay (`ConnectionSettings::write_delay`), the flusher is
+//! asked to wait that long after the first deferred message before it
+//! flushes, so that what is queued meanwhile goes out in the same write,
+//! still without a wake-up of the task.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::SockRef;
 use tokio::net::TcpStream;
@@ -33,6 +39,8 @@ pub(super) struct Direct {
     lent: Option<Arc<TcpStream>>,
     /// A flusher is due: `send_deferred` asked its caller for one.
     listed: bool,
+    /// How long a flusher holds the first deferred message before writing.
+    delay: Option<Duration>,
     /// Framed bytes the socket did not take; the task writes them first.
     rest: Vec<u8>,
     /// Data messages and payload bytes written here, for the task's report.
@@ -65,21 +73,29 @@ impl Direct {
 }
 
 impl Outbound {
-    /// Queues a message for a flusher that will call [`Outbound::flush`]
-    /// soon. A connection that waits with nothing to write is not woken:
-    /// the flusher writes its message, together with whatever else is
-    /// queued by then. Returns `Ok(true)` when the caller must flush this
-    /// connection (once, however many messages it queued meanwhile);
-    /// `Ok(false)` when the connection's task writes it.
-    pub fn send_deferred(&self, msg: OutMessage) -> Result<bool, SendError> {
+    /// Queues a message for a flusher that will call [`Outbound::flush`].
+    /// A connection that waits with nothing to write is not woken: the
+    /// flusher writes its message, together with whatever else is queued by
+    /// then. Returns `Ok(Some(delay))` when the caller must flush this
+    /// connection once `delay` has passed (zero: soon), once however many
+    /// messages it queued meanwhile; `Ok(None)` when a flush is already due
+    /// or the connection's task writes it.
+    pub fn send_deferred(&self, msg: OutMessage) -> Result<Option<Duration>, SendError> {
         let mut state = self.push(msg)?;
         if state.direct.lent.is_none() {
             let waiter = state.take_waiter();
             drop(state);
             wake(waiter);
-            return Ok(false);
+            return Ok(None);
         }
-        Ok(!std::mem::replace(&mut state.direct.listed, true))
+        let listed = std::mem::replace(&mut state.direct.listed, true);
+        Ok((!listed).then(|| state.direct.delay.unwrap_or_default()))
+    }
+
+    /// How long flushers hold a deferred message (the connection's
+    /// `write_delay`); set once, before the socket is first lent.
+    pub(crate) fn set_flush_delay(&self, delay: Option<Duration>) {
+        self.lock().direct.delay = delay;
     }
 
     /// Writes what is queued (up to a batch) to the lent socket in one
@@ -188,14 +204,17 @@ mod tests {
 
         // Not lent: the task is woken and writes it itself.
         assert!(q.poll_ready(&mut cx, None).is_pending());
-        assert_eq!(q.send_deferred(OutMessage::text("a")), Ok(false));
+        assert_eq!(q.send_deferred(OutMessage::text("a")), Ok(None));
         assert_eq!(wakes(&counter), 1);
         q.take_batch(1 << 20, &mut Vec::new());
 
         // Lent: the first deferred send asks for a flush, later ones do not.
         assert!(q.poll_ready(&mut cx, Some(&server)).is_pending());
-        assert_eq!(q.send_deferred(OutMessage::text("b")), Ok(true));
-        assert_eq!(q.send_deferred(OutMessage::text("cd")), Ok(false));
+        assert_eq!(
+            q.send_deferred(OutMessage::text("b")),
+            Ok(Some(Duration::ZERO))
+        );
+        assert_eq!(q.send_deferred(OutMessage::text("cd")), Ok(None));
         assert_eq!(wakes(&counter), 1, "no wake-up");
         q.flush(&mut Vec::new());
         let mut wire = [0u8; 7];
@@ -214,7 +233,7 @@ mod tests {
             .poll_ready(&mut Context::from_waker(&waker), Some(&server))
             .is_pending());
         let big = Bytes::from(vec![b'x'; 1 << 20]);
-        assert_eq!(q.send_deferred(OutMessage::binary(big)), Ok(true));
+        assert!(q.send_deferred(OutMessage::binary(big)).unwrap().is_some());
         q.flush(&mut Vec::new());
         assert_eq!(wakes(&counter), 1, "the task is woken");
         let mut rest = Vec::new();
@@ -272,7 +291,7 @@ mod tests {
             let mut scratch = Vec::new();
             for i in 0..FRAMES {
                 let text = format!("{i}:{}", "p".repeat(i % 300));
-                if flusher_queue.send_deferred(OutMessage::text(text)) == Ok(true) {
+                if let Ok(Some(_)) = flusher_queue.send_deferred(OutMessage::text(text)) {
                     flusher_queue.flush(&mut scratch);
                 }
                 if i % 100 == 0 {
